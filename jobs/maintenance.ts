@@ -1,0 +1,30 @@
+import type { PgBoss } from 'pg-boss';
+import type { QueueDef } from '../src/boss.ts';
+import type { Db } from '../src/db/executor.ts';
+import type { Logger } from '../src/log.ts';
+import { runMaintenance } from '../src/send/maintenance.ts';
+import { enqueueCampaignSend } from './campaign-send.ts';
+
+/**
+ * The scanner: every second (each worker asks; `stately` folds the asks into one run) it starts scheduled
+ * campaigns that are due, rescues what dead workers left, and makes sure every running campaign has a
+ * send job. A worker that starts after an outage picks everything up from here.
+ */
+export const MAINTENANCE: QueueDef = {
+  name: 'maintenance',
+  options: { policy: 'stately', retryLimit: 0, expireInSeconds: 120, deleteAfterSeconds: 60 },
+};
+
+export function enqueueMaintenance(boss: PgBoss): Promise<string | null> {
+  return boss.send(MAINTENANCE.name, {}, { singletonKey: 'tick' });
+}
+
+export async function registerMaintenance(boss: PgBoss, db: Db, log: Logger, settleS: number): Promise<string> {
+  return boss.work(MAINTENANCE.name, { batchSize: 1, pollingIntervalSeconds: 0.5 }, async () => {
+    const r = await runMaintenance(db, settleS);
+    if (r.started.length || r.requeued || r.ambiguous || r.settled) log.info(r, 'maintenance');
+    const running = (await db.q<{ id: string }>('campaign_list_running')).rows;
+    for (const c of running) await enqueueCampaignSend(boss, c.id);
+    return { ...r, running: running.length };
+  });
+}

@@ -1,0 +1,64 @@
+-- Each send moves a recipient queued -> sending/claimed -> sending/in_flight -> (outcome), and records
+-- the attempt before the request leaves. Every statement is guarded by the state it expects, so a row
+-- that changed hands (rescued, paused, released) is never overwritten by a late answer.
+
+-- name: attempt_start
+-- $1 campaign, $2 line, $3 worker. Only while the campaign runs and the claim is still ours.
+WITH r AS (
+  UPDATE recipients SET send_phase = 'in_flight', attempts = attempts + 1, updated_at = now()
+  WHERE campaign_id = $1 AND line = $2 AND status = 'sending' AND send_phase = 'claimed' AND claimed_by = $3
+    AND EXISTS (SELECT 1 FROM campaigns c WHERE c.id = $1 AND c.state = 'running')
+  RETURNING campaign_id, line, attempts
+)
+INSERT INTO send_attempts (campaign_id, line, attempt, worker)
+SELECT campaign_id, line, attempts, $3 FROM r
+RETURNING attempt;
+
+-- name: attempt_finish_accepted
+-- $1 campaign, $2 line, $3 attempt, $4 message id, $5 http status. A row the rescuer marked ambiguous
+-- meanwhile is settled by the answer that did come back.
+WITH r AS (
+  UPDATE recipients SET status = 'accepted', send_phase = NULL, claimed_by = NULL, claimed_at = NULL,
+         retry_at = NULL, message_id = $4, accepted_at = now(), error_code = NULL, error_title = NULL, updated_at = now()
+  WHERE campaign_id = $1 AND line = $2 AND status = 'sending' AND send_phase IN ('in_flight', 'ambiguous')
+  RETURNING line
+)
+UPDATE send_attempts SET finished_at = now(), result = 'accepted', http_status = $5, message_id = $4
+WHERE campaign_id = $1 AND line = $2 AND attempt = $3;
+
+-- name: attempt_finish_wait
+-- $1 campaign, $2 line, $3 attempt, $4 result ('retry'|'delay'|'ambiguous'), $5 http status, $6 code,
+-- $7 title, $8 seconds to wait. The row stays `sending`: waiting for its retry, or for a status webhook
+-- that settles an ambiguous request.
+WITH r AS (
+  UPDATE recipients SET send_phase = (CASE WHEN $4 = 'ambiguous' THEN 'ambiguous' ELSE 'retry_wait' END)::send_phase,
+         claimed_by = NULL, claimed_at = NULL, retry_at = now() + make_interval(secs => $8),
+         error_code = $6, error_title = $7, updated_at = now()
+  WHERE campaign_id = $1 AND line = $2 AND status = 'sending' AND send_phase = 'in_flight'
+  RETURNING line
+)
+UPDATE send_attempts SET finished_at = now(), result = $4, http_status = $5, error_code = $6, error_title = $7
+WHERE campaign_id = $1 AND line = $2 AND attempt = $3;
+
+-- name: attempt_finish_failed
+-- $1 campaign, $2 line, $3 attempt, $4 http status, $5 code, $6 title.
+WITH r AS (
+  UPDATE recipients SET status = 'failed', send_phase = NULL, claimed_by = NULL, claimed_at = NULL, retry_at = NULL,
+         failed_at = now(), error_code = $5, error_title = $6, updated_at = now()
+  WHERE campaign_id = $1 AND line = $2 AND status = 'sending' AND send_phase = 'in_flight'
+  RETURNING line
+)
+UPDATE send_attempts SET finished_at = now(), result = 'failed', http_status = $4, error_code = $5, error_title = $6
+WHERE campaign_id = $1 AND line = $2 AND attempt = $3;
+
+-- name: attempt_finish_requeue
+-- $1 campaign, $2 line, $3 attempt, $4 http status, $5 code, $6 title. The provider refused the request
+-- for a reason that pauses the campaign: nothing went out, so the recipient waits in the queue.
+WITH r AS (
+  UPDATE recipients SET status = 'queued', send_phase = NULL, claimed_by = NULL, claimed_at = NULL, retry_at = NULL,
+         updated_at = now()
+  WHERE campaign_id = $1 AND line = $2 AND status = 'sending' AND send_phase = 'in_flight'
+  RETURNING line
+)
+UPDATE send_attempts SET finished_at = now(), result = 'paused', http_status = $4, error_code = $5, error_title = $6
+WHERE campaign_id = $1 AND line = $2 AND attempt = $3;

@@ -1,0 +1,93 @@
+-- name: campaign_insert
+INSERT INTO campaigns (name, template_id, channel, phone_column, param_map, default_country, source_file)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING *;
+
+-- name: campaign_get
+SELECT c.*, t.name AS template_name, t.language AS template_language
+FROM campaigns c JOIN templates t ON t.id = c.template_id
+WHERE c.id = $1;
+
+-- name: campaign_delete
+DELETE FROM campaigns WHERE id = $1;
+
+-- name: campaign_ingest_finish
+-- Counts are taken from the rows themselves, so a re-run after a crash cannot double them.
+UPDATE campaigns c SET
+  ingest_state = 'done', ingest_rows = s.rows, ingest_accepted = s.accepted, ingest_invalid = s.invalid,
+  ingest_duplicate = s.duplicate, ingest_suppressed = s.suppressed,
+  invalid_reasons = jsonb_build_object(
+    'invalid_phone', s.invalid_phone, 'missing_param', s.missing_param,
+    'invalid_param', s.invalid_param, 'malformed_row', s.malformed_row)
+FROM (
+  SELECT count(*)::int AS rows,
+         count(*) FILTER (WHERE outcome = 'accepted')::int AS accepted,
+         count(*) FILTER (WHERE outcome = 'invalid')::int AS invalid,
+         count(*) FILTER (WHERE outcome = 'duplicate')::int AS duplicate,
+         count(*) FILTER (WHERE outcome = 'suppressed')::int AS suppressed,
+         count(*) FILTER (WHERE reason = 'invalid_phone')::int AS invalid_phone,
+         count(*) FILTER (WHERE reason = 'missing_param')::int AS missing_param,
+         count(*) FILTER (WHERE reason = 'invalid_param')::int AS invalid_param,
+         count(*) FILTER (WHERE reason = 'malformed_row')::int AS malformed_row
+  FROM recipients WHERE campaign_id = $1
+) s
+WHERE c.id = $1
+RETURNING c.*;
+
+-- name: campaign_errors_sample
+SELECT line, reason, detail FROM recipients
+WHERE campaign_id = $1 AND outcome = 'invalid'
+ORDER BY line LIMIT $2;
+
+-- name: campaign_start
+-- draft|scheduled -> running. Ingest must be done: a half-read file has no final recipient list yet.
+UPDATE campaigns SET state = 'running', started_at = coalesce(started_at, now()), start_at = NULL
+WHERE id = $1 AND state IN ('draft', 'scheduled') AND ingest_state = 'done'
+RETURNING *;
+
+-- name: campaign_schedule
+-- draft -> scheduled at $2.
+UPDATE campaigns SET state = 'scheduled', start_at = $2
+WHERE id = $1 AND state IN ('draft', 'scheduled') AND ingest_state = 'done'
+RETURNING *;
+
+-- name: campaign_start_due
+-- scheduled -> running for every campaign whose time has come (a worker that was down starts them late).
+UPDATE campaigns SET state = 'running', started_at = now(), start_at = NULL
+WHERE state = 'scheduled' AND start_at <= now()
+RETURNING id;
+
+-- name: campaign_pause
+-- running|scheduled -> paused, with the reason shown by report and list.
+UPDATE campaigns SET state = 'paused', pause_reason = $2, started_at = coalesce(started_at, now()), start_at = NULL
+WHERE id = $1 AND state IN ('running', 'scheduled')
+RETURNING *;
+
+-- name: campaign_resume
+UPDATE campaigns SET state = 'running', pause_reason = NULL
+WHERE id = $1 AND state = 'paused'
+RETURNING *;
+
+-- name: campaign_cancel
+UPDATE campaigns SET state = 'cancelled', cancelled_at = now(), pause_reason = NULL
+WHERE id = $1 AND state IN ('draft', 'scheduled', 'running', 'paused')
+RETURNING *;
+
+-- name: campaign_complete_if_done
+-- running -> completed once no recipient is queued or sending.
+UPDATE campaigns SET state = 'completed', completed_at = now()
+WHERE id = $1 AND state = 'running' AND ingest_state = 'done'
+  AND NOT EXISTS (SELECT 1 FROM recipients WHERE campaign_id = $1 AND status = 'queued')
+  AND NOT EXISTS (SELECT 1 FROM recipients WHERE campaign_id = $1 AND status = 'sending')
+RETURNING id;
+
+-- name: campaign_list_running
+SELECT id, channel FROM campaigns WHERE state = 'running' ORDER BY started_at;
+
+-- name: campaign_state
+SELECT state FROM campaigns WHERE id = $1;
+
+-- name: campaign_list
+SELECT c.id, c.name, c.state, c.created_at, c.pause_reason,
+       c.ingest_accepted
+FROM campaigns c ORDER BY c.created_at DESC, c.id LIMIT $1;

@@ -1,0 +1,56 @@
+-- name: status_events_insert
+-- Store a webhook's statuses and queue them for reconciliation, in one statement (one round trip).
+WITH ins AS (
+  INSERT INTO status_events (provider, message_id, status, occurred_at, recipient_id, error_code, error_title, raw)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::jsonb[])
+  RETURNING id, message_id
+)
+INSERT INTO status_event_queue (event_id, message_id) SELECT id, message_id FROM ins;
+
+-- name: inbound_windows_touch
+INSERT INTO inbound_windows (phone, last_inbound_at)
+SELECT * FROM unnest($1::text[], $2::timestamptz[])
+ON CONFLICT (phone) DO UPDATE SET last_inbound_at = greatest(inbound_windows.last_inbound_at, EXCLUDED.last_inbound_at);
+
+-- name: status_events_apply_batch
+-- Apply up to $1 queued events whose message id is recorded, then drop them from the queue. Events for
+-- unknown ids stay queued until the send that produced the id is recorded (the webhook can beat the send
+-- response). Idempotent and order-free: the furthest status wins (recipient_status_rank), a lower one that
+-- arrives late only fills in its timestamp, `read` implies `delivered` implies `sent`.
+WITH picked AS (
+  SELECT q.event_id FROM status_event_queue q
+  WHERE EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = q.message_id)
+  ORDER BY q.event_id LIMIT $1
+  FOR UPDATE SKIP LOCKED
+), gone AS (
+  DELETE FROM status_event_queue q USING picked p WHERE q.event_id = p.event_id RETURNING q.event_id
+), agg AS (
+  SELECT e.message_id,
+         (array_agg(e.status::recipient_status ORDER BY recipient_status_rank(e.status::recipient_status) DESC, e.id))[1] AS top,
+         min(coalesce(e.occurred_at, e.received_at)) FILTER (WHERE e.status = 'sent') AS sent_at,
+         min(coalesce(e.occurred_at, e.received_at)) FILTER (WHERE e.status = 'delivered') AS delivered_at,
+         min(coalesce(e.occurred_at, e.received_at)) FILTER (WHERE e.status = 'read') AS read_at,
+         min(coalesce(e.occurred_at, e.received_at)) FILTER (WHERE e.status = 'failed') AS failed_at,
+         (array_agg(e.error_code ORDER BY e.id) FILTER (WHERE e.status = 'failed'))[1] AS error_code,
+         (array_agg(e.error_title ORDER BY e.id) FILTER (WHERE e.status = 'failed'))[1] AS error_title
+  FROM status_events e JOIN gone g ON g.event_id = e.id
+  GROUP BY e.message_id
+)
+UPDATE recipients r SET
+  status = CASE WHEN recipient_status_rank(a.top) > recipient_status_rank(r.status) THEN a.top ELSE r.status END,
+  sent_at = coalesce(r.sent_at, a.sent_at, a.delivered_at, a.read_at),
+  delivered_at = coalesce(r.delivered_at, a.delivered_at, a.read_at),
+  read_at = coalesce(r.read_at, a.read_at),
+  failed_at = CASE WHEN a.top = 'failed' AND recipient_status_rank(r.status) < recipient_status_rank('failed')
+                   THEN coalesce(a.failed_at, now()) ELSE r.failed_at END,
+  error_code = CASE WHEN a.top = 'failed' AND recipient_status_rank(r.status) < recipient_status_rank('failed')
+                    THEN a.error_code ELSE r.error_code END,
+  error_title = CASE WHEN a.top = 'failed' AND recipient_status_rank(r.status) < recipient_status_rank('failed')
+                     THEN a.error_title ELSE r.error_title END,
+  updated_at = now()
+FROM agg a
+WHERE r.message_id = a.message_id
+RETURNING r.campaign_id, (SELECT count(*) FROM gone) AS applied;
+
+-- name: status_event_queue_depth
+SELECT count(*)::int AS depth FROM status_event_queue;

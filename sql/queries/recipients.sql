@@ -1,0 +1,74 @@
+-- name: recipient_insert_batch
+-- One round trip per batch of rows (unnest), never one INSERT per row. A re-run after a crash inserts
+-- nothing twice: (campaign_id, line) is the key.
+INSERT INTO recipients (campaign_id, line, phone_input, phone_e164, params, outcome, reason, detail, status)
+SELECT $1, t.line, t.phone_input, t.phone_e164, t.params, t.outcome::row_outcome, t.reason, t.detail,
+       CASE WHEN t.outcome = 'accepted' THEN 'queued'::recipient_status END
+FROM unnest($2::int[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::text[], $8::text[])
+     AS t(line, phone_input, phone_e164, params, outcome, reason, detail)
+ON CONFLICT (campaign_id, line) DO NOTHING;
+
+-- name: recipient_accepted_numbers
+-- Which of these numbers an earlier row of the campaign already made a recipient.
+SELECT phone_e164 FROM recipients
+WHERE campaign_id = $1 AND outcome = 'accepted' AND phone_e164 = ANY ($2::text[]);
+
+-- name: recipient_claim_batch
+-- Claim up to $3 rows for worker $2: retry-waiting rows that are due first, then queued rows in file
+-- order. SKIP LOCKED lets any number of workers claim side by side; nothing is claimed unless the
+-- campaign is running.
+WITH retry AS (
+  SELECT line FROM recipients
+  WHERE campaign_id = $1 AND status = 'sending' AND send_phase = 'retry_wait' AND retry_at <= now()
+  ORDER BY retry_at LIMIT $3 FOR UPDATE SKIP LOCKED
+), queued AS (
+  SELECT line FROM recipients
+  WHERE campaign_id = $1 AND status = 'queued'
+  ORDER BY line LIMIT $3 FOR UPDATE SKIP LOCKED
+), picked AS (
+  SELECT line FROM (SELECT line FROM retry UNION ALL SELECT line FROM queued) u LIMIT $3
+)
+UPDATE recipients r SET status = 'sending', send_phase = 'claimed', claimed_by = $2, claimed_at = now(),
+       retry_at = NULL, updated_at = now()
+FROM picked
+WHERE r.campaign_id = $1 AND r.line = picked.line
+  AND EXISTS (SELECT 1 FROM campaigns c WHERE c.id = $1 AND c.state = 'running')
+RETURNING r.line, r.phone_e164, r.params, r.attempts;
+
+-- name: recipient_release_claimed
+-- Give back rows this worker claimed but never sent (shutdown, pause): they were not attempted.
+UPDATE recipients SET status = 'queued', send_phase = NULL, claimed_by = NULL, claimed_at = NULL, updated_at = now()
+WHERE campaign_id = $1 AND line = ANY ($2::int[]) AND status = 'sending' AND send_phase = 'claimed' AND claimed_by = $3;
+
+-- name: recipient_next_retry_at
+SELECT min(retry_at) AS at FROM recipients
+WHERE campaign_id = $1 AND status = 'sending' AND send_phase = 'retry_wait';
+
+-- name: recipient_rescue_claims
+-- Rows claimed by a worker that stopped beating and never sent: back to the queue.
+UPDATE recipients r SET status = 'queued', send_phase = NULL, claimed_by = NULL, claimed_at = NULL, updated_at = now()
+WHERE r.status = 'sending' AND r.send_phase = 'claimed'
+  AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = r.claimed_by AND w.heartbeat_at > now() - make_interval(secs => $1))
+RETURNING r.campaign_id;
+
+-- name: recipient_rescue_in_flight
+-- Rows whose request left from a worker that died: the message may have gone out. They become ambiguous
+-- and wait $2 seconds for a status webhook to settle them; they are never resent blindly.
+WITH r AS (
+  UPDATE recipients r SET send_phase = 'ambiguous', claimed_by = NULL, claimed_at = NULL,
+         retry_at = now() + make_interval(secs => $2), updated_at = now()
+  WHERE r.status = 'sending' AND r.send_phase = 'in_flight'
+    AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = r.claimed_by AND w.heartbeat_at > now() - make_interval(secs => $1))
+  RETURNING r.campaign_id, r.line, r.attempts
+)
+UPDATE send_attempts a SET finished_at = now(), result = 'ambiguous'
+FROM r WHERE a.campaign_id = r.campaign_id AND a.line = r.line AND a.attempt = r.attempts AND a.finished_at IS NULL
+RETURNING a.campaign_id;
+
+-- name: recipient_settle_ambiguous
+-- The settle window passed with no status: failed with code `ambiguous`; `retry --ambiguous` may resend.
+UPDATE recipients SET status = 'failed', send_phase = NULL, retry_at = NULL, failed_at = now(),
+       error_code = 'ambiguous', error_title = 'No answer after the request was sent; it may have been delivered',
+       updated_at = now()
+WHERE status = 'sending' AND send_phase = 'ambiguous' AND retry_at <= now()
+RETURNING campaign_id;

@@ -1,0 +1,132 @@
+import pLimit from 'p-limit';
+import type { Db } from '../db/executor.ts';
+import type { Logger } from '../log.ts';
+import type { ProviderClient } from '../providers/types.ts';
+import type { TemplateDef, TemplateParams } from '../templates/types.ts';
+import { getTemplateById } from '../templates/store.ts';
+import { classifyOutcome } from './classify.ts';
+import type { RateLimiter } from './limiter.ts';
+import { recordOutcome } from './record.ts';
+
+/** Everything the send stage needs from the process around it. */
+export interface SendContext {
+  db: Db;
+  workerId: string;
+  log: Logger;
+  /** The client and limiter of a channel; one limiter per channel per process. */
+  channel(name: string): { client: ProviderClient; limiter: RateLimiter };
+  /** Aborted on shutdown: stop claiming and give back what was claimed but not sent. */
+  stopping: AbortSignal;
+  settleS: number;
+  /** Called after each batch, so early status webhooks for the new message ids get applied. */
+  onBatchRecorded?: () => void;
+}
+
+export interface SendRunResult {
+  requests: number;
+  /** Whether this campaign still has work: queued rows, or rows waiting for a retry or a webhook. */
+  state: 'done' | 'more' | 'stopped';
+  /** When the earliest waiting row is due (a retry), if any. */
+  nextAt: Date | null;
+}
+
+/** How long one job keeps sending before it hands over to a fresh job (well under pg-boss expiry). */
+export const SEND_RUN_MS = 30_000;
+
+interface Claimed {
+  line: number;
+  phone_e164: string;
+  params: TemplateParams;
+}
+
+/**
+ * Send one campaign's recipients for up to `runMs`: claim a batch (SKIP LOCKED), send each through the
+ * channel's limiter, record each answer, repeat. What decides whether a message is sent is the
+ * recipient's row, never the job: a job that pg-boss re-runs finds nothing claimable that was sent.
+ */
+export async function sendCampaign(ctx: SendContext, campaignId: string, runMs = SEND_RUN_MS): Promise<SendRunResult> {
+  const { db, workerId } = ctx;
+  const log = ctx.log.child({ campaign: campaignId });
+  const campaign = (await db.q('campaign_get', [campaignId])).rows[0];
+  if (!campaign || campaign.state !== 'running') return { requests: 0, state: 'done', nextAt: null };
+  const template = await getTemplateById(db, campaign.template_id);
+  let channel: ReturnType<SendContext['channel']>;
+  try {
+    channel = ctx.channel(campaign.channel);
+  } catch (err) {
+    await db.q('campaign_pause', [campaignId, (err as Error).message]);
+    log.error({ err }, 'campaign paused: channel unusable');
+    return { requests: 0, state: 'done', nextAt: null };
+  }
+  const batchSize = Math.max(10, Math.min(500, channel.limiter.rps * 2));
+  const concurrency = pLimit(Math.max(4, Math.min(256, channel.limiter.rps)));
+  const deadline = Date.now() + runMs;
+  let requests = 0;
+  let paused: string | undefined;
+
+  while (!ctx.stopping.aborted && !paused && Date.now() < deadline) {
+    const claimed = (await db.q<Claimed>('recipient_claim_batch', [campaignId, workerId, batchSize])).rows;
+    if (claimed.length === 0) break;
+    const unsent: number[] = [];
+    await Promise.all(
+      claimed.map((row) =>
+        concurrency(async () => {
+          if (ctx.stopping.aborted || paused) return void unsent.push(row.line);
+          try {
+            const sent = await sendOne(ctx, channel, campaignId, template, row);
+            if (sent === 'not_started') return void unsent.push(row.line);
+            requests++;
+            if (sent.paused) paused = sent.paused;
+          } catch (err) {
+            // A database error around one send: that row stays as it was (claimed rows are given back
+            // below; a row in flight is settled by the rescuer) and the batch goes on.
+            log.error({ err, line: row.line }, 'send bookkeeping failed');
+            unsent.push(row.line);
+          }
+        }),
+      ),
+    );
+    if (unsent.length > 0) await db.q('recipient_release_claimed', [campaignId, unsent, workerId]);
+    ctx.onBatchRecorded?.();
+  }
+  if (paused) log.warn({ reason: paused }, 'campaign paused by a provider answer');
+  if (ctx.stopping.aborted) return { requests, state: 'stopped', nextAt: null };
+  const done = (await db.q('campaign_complete_if_done', [campaignId])).rowCount! > 0;
+  if (done) {
+    log.info('campaign completed');
+    return { requests, state: 'done', nextAt: null };
+  }
+  const next = (await db.q<{ at: Date | null }>('recipient_next_retry_at', [campaignId])).rows[0]?.at ?? null;
+  return { requests, state: paused ? 'done' : 'more', nextAt: next };
+}
+
+async function sendOne(
+  ctx: SendContext,
+  channel: ReturnType<SendContext['channel']>,
+  campaignId: string,
+  template: TemplateDef,
+  row: Claimed,
+): Promise<'not_started' | { paused?: string }> {
+  let grant;
+  try {
+    grant = await channel.limiter.acquire(ctx.stopping);
+  } catch {
+    return 'not_started';
+  }
+  // The attempt is on record before the request leaves; if the campaign was paused or the claim taken
+  // back meanwhile, nothing is sent.
+  const started = await ctx.db.q<{ attempt: number }>('attempt_start', [campaignId, row.line, ctx.workerId]).catch((err) => {
+    grant.cancel();
+    throw err;
+  });
+  const attempt = started.rows[0]?.attempt;
+  if (attempt === undefined) {
+    grant.cancel();
+    return 'not_started';
+  }
+  grant.depart();
+  // No abort signal here: a request that left is allowed to finish, so its answer is recorded.
+  const outcome = await channel.client.send({ to: row.phone_e164, template, params: row.params });
+  const action = classifyOutcome(outcome);
+  return recordOutcome(ctx.db, { campaignId, line: row.line, attempt, to: row.phone_e164 }, outcome, action, { settleS: ctx.settleS });
+}

@@ -1,0 +1,130 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { PgBoss } from 'pg-boss';
+import type { Config } from './config.ts';
+import type { Db } from './db/executor.ts';
+import type { Logger } from './log.ts';
+import { startBoss } from './boss.ts';
+import { createHttpServer, listen } from './http/server.ts';
+import { createClient } from './providers/registry.ts';
+import type { ProviderClient } from './providers/types.ts';
+import { RateLimiter } from './send/limiter.ts';
+import { HEARTBEAT_EVERY_MS } from './send/maintenance.ts';
+import { startSandbox, type Sandbox } from './sandbox/server.ts';
+import { CAMPAIGN_SEND, registerCampaignSend } from '../jobs/campaign-send.ts';
+import { RECONCILE, enqueueReconcile, registerReconcile } from '../jobs/reconcile.ts';
+import { MAINTENANCE, enqueueMaintenance, registerMaintenance } from '../jobs/maintenance.ts';
+
+/** The sandbox signs its webhooks with this when WA_APP_SECRET is unset (the server then does not check). */
+export const SANDBOX_DEFAULT_SECRET = 'sandbox-app-secret';
+/** SIGTERM: in-flight requests get this long to finish and be recorded (interface.md: at most 30 s). */
+export const STOP_TIMEOUT_MS = 25_000;
+const TICK_MS = 1_000;
+const RECONCILE_DEBOUNCE_MS = 200;
+
+export interface WorkerOptions {
+  config: Config;
+  db: Db;
+  databaseUrl: string;
+  log: Logger;
+  /** Run the HTTP server (webhooks, reports). */
+  http: boolean;
+  port?: number;
+  /** Options for the built-in sandbox provider, when a channel uses it. */
+  sandbox?: Partial<Parameters<typeof startSandbox>[0]>;
+}
+
+export interface WorkerHandle {
+  id: string;
+  port: number | null;
+  sandbox: Sandbox | null;
+  boss: PgBoss;
+  stop(): Promise<void>;
+}
+
+/**
+ * `campaign worker`: every job handler (send, reconcile, maintenance) and, unless told otherwise, the HTTP
+ * server. Any number of workers may run against one database.
+ */
+export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
+  const { config, db } = opts;
+  const id = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const log = opts.log.child({ worker: id });
+  const stopping = new AbortController();
+  await db.q('worker_heartbeat', [id]);
+  const heartbeat = setInterval(() => void db.q('worker_heartbeat', [id]).catch((err) => log.warn({ err }, 'heartbeat failed')), HEARTBEAT_EVERY_MS);
+
+  const boss = await startBoss(opts.databaseUrl, log, [CAMPAIGN_SEND, RECONCILE, MAINTENANCE]);
+  let lastNudge = 0;
+  let nudgeTimer: NodeJS.Timeout | null = null;
+  const nudgeReconcile = () => {
+    if (nudgeTimer || stopping.signal.aborted) return;
+    const wait = Math.max(0, lastNudge + RECONCILE_DEBOUNCE_MS - Date.now());
+    nudgeTimer = setTimeout(() => {
+      nudgeTimer = null;
+      lastNudge = Date.now();
+      enqueueReconcile(boss).catch((err) => log.warn({ err }, 'could not enqueue reconcile'));
+    }, wait);
+  };
+
+  let server: Server | null = null;
+  let port: number | null = null;
+  if (opts.http) {
+    server = createHttpServer({ db, log, appSecret: config.appSecret, verifyToken: config.verifyToken, onEventsStored: nudgeReconcile });
+    port = await listen(server, opts.port ?? config.port);
+    log.info({ port }, 'HTTP server listening');
+  }
+
+  let sandbox: Sandbox | null = null;
+  if (config.channels.some((c) => c.provider === 'sandbox')) {
+    const webhookUrl = port !== null ? `http://127.0.0.1:${port}/webhooks/whatsapp` : config.publicUrl ? `${config.publicUrl}/webhooks/whatsapp` : null;
+    sandbox = await startSandbox({ webhookUrl, appSecret: config.appSecret ?? SANDBOX_DEFAULT_SECRET, logger: log, ...opts.sandbox });
+    log.info({ url: sandbox.url, webhookUrl }, 'sandbox provider running');
+  }
+
+  const channels = new Map<string, { client: ProviderClient; limiter: RateLimiter }>();
+  const channel = (name: string) => {
+    let ch = channels.get(name);
+    if (!ch) {
+      const def = config.channels.find((c) => c.name === name);
+      if (!def) throw new Error(`channel ${name} is not configured in this worker`);
+      ch = { client: createClient(def, sandbox ?? undefined), limiter: new RateLimiter(def.rateLimitRps) };
+      channels.set(name, ch);
+    }
+    return ch;
+  };
+
+  await registerCampaignSend(boss, {
+    db, workerId: id, log, channel, stopping: stopping.signal, settleS: config.ambiguousSettleS, onBatchRecorded: nudgeReconcile,
+  });
+  await registerReconcile(boss, db, log);
+  await registerMaintenance(boss, db, log, config.ambiguousSettleS);
+  const tick = setInterval(() => void enqueueMaintenance(boss).catch(() => {}), TICK_MS);
+  await enqueueMaintenance(boss);
+  log.info({ channels: config.channels.map((c) => `${c.name}:${c.provider}`) }, 'worker started');
+
+  let stopped: Promise<void> | null = null;
+  return {
+    id, port, sandbox, boss,
+    stop() {
+      stopped ??= (async () => {
+        log.info('stopping: no new claims; in-flight requests finish and are recorded');
+        stopping.abort(new Error('worker stopping'));
+        clearInterval(tick);
+        if (nudgeTimer) clearTimeout(nudgeTimer);
+        await boss.stop({ graceful: true, close: true, timeout: STOP_TIMEOUT_MS });
+        clearInterval(heartbeat);
+        for (const ch of channels.values()) {
+          await ch.limiter.stop();
+          await ch.client.close?.();
+        }
+        await sandbox?.close();
+        if (server) await new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); });
+        await db.q('worker_remove', [id]).catch(() => {});
+        log.info('worker stopped');
+      })();
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,191 @@
+/**
+ * The Cloud API adapter against a local fake: what goes on the wire, and how every kind of answer (and
+ * non-answer) becomes a SendOutcome.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { createCloudClient } from '../src/providers/cloud.ts';
+import type { SendRequest } from '../src/providers/types.ts';
+
+const TOKEN = 'EAAG-secret-token-123';
+
+const request: SendRequest = {
+  to: '+6281234567890',
+  template: {
+    name: 'order_update',
+    language: 'id',
+    category: 'utility',
+    body: 'Hi {{1}}',
+    headerText: null,
+    headerFormat: null,
+    urlButton: false,
+    parameterFormat: 'positional',
+    slots: ['body.1'],
+  },
+  params: { 'body.1': 'Budi' },
+};
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+type Handler = (seen: Seen, res: http.ServerResponse) => void;
+
+/** A fake Cloud API whose answer each test sets; it records what it received. */
+let handler: Handler = (_seen, res) => res.end();
+const seen: Seen[] = [];
+const server = http.createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const s = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() };
+    seen.push(s);
+    handler(s, res);
+  });
+});
+await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v23.0`;
+const client = createCloudClient({ baseUrl: `${base}/`, phoneNumberId: '1234567890', accessToken: TOKEN, timeoutMs: 300 });
+
+after(async () => {
+  await client.close?.();
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+function json(res: http.ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+test('posts the template message to /{phoneNumberId}/messages with the bearer token', async () => {
+  seen.length = 0;
+  handler = (_s, res) =>
+    json(res, 200, {
+      messaging_product: 'whatsapp',
+      contacts: [{ input: '6281234567890', wa_id: '6281234567890' }],
+      messages: [{ id: 'wamid.ABC', message_status: 'accepted' }],
+    });
+  const outcome = await client.send(request);
+  assert.deepEqual(outcome, { kind: 'accepted', messageId: 'wamid.ABC', httpStatus: 200 });
+  const s = seen[0]!;
+  assert.equal(s.method, 'POST');
+  assert.equal(s.url, '/v23.0/1234567890/messages');
+  assert.equal(s.headers.authorization, `Bearer ${TOKEN}`);
+  assert.match(String(s.headers['content-type']), /^application\/json/);
+  const body = JSON.parse(s.body);
+  assert.equal(body.messaging_product, 'whatsapp');
+  assert.equal(body.recipient_type, 'individual');
+  assert.equal(body.to, '6281234567890');
+  assert.equal(body.type, 'template');
+  assert.equal(body.template.name, 'order_update');
+  assert.deepEqual(body.template.language, { code: 'id', policy: 'deterministic' });
+  assert.deepEqual(body.template.components, [{ type: 'body', parameters: [{ type: 'text', text: 'Budi' }] }]);
+});
+
+test('a Cloud error body becomes code/title/details, whatever the HTTP status', async () => {
+  handler = (_s, res) =>
+    json(res, 400, {
+      error: {
+        message: 'Message undeliverable',
+        type: 'OAuthException',
+        code: 131026,
+        error_data: { messaging_product: 'whatsapp', details: 'Message Undeliverable.' },
+        fbtrace_id: 'Az8',
+      },
+    });
+  assert.deepEqual(await client.send(request), {
+    kind: 'error',
+    httpStatus: 400,
+    code: '131026',
+    title: 'Message undeliverable',
+    details: 'Message Undeliverable.',
+  });
+});
+
+test('HTTP 408 without a body: code null, the status kept', async () => {
+  handler = (_s, res) => {
+    res.writeHead(408);
+    res.end();
+  };
+  const outcome = await client.send(request);
+  assert.equal(outcome.kind, 'error');
+  assert.ok(outcome.kind === 'error');
+  assert.equal(outcome.httpStatus, 408);
+  assert.equal(outcome.code, null);
+});
+
+test('a non-JSON answer (a proxy page) or a 200 without an id is an error with code null', async () => {
+  handler = (_s, res) => {
+    res.writeHead(502, { 'content-type': 'text/html' });
+    res.end('<html>Bad gateway</html>');
+  };
+  const proxy = await client.send(request);
+  assert.ok(proxy.kind === 'error');
+  assert.equal(proxy.httpStatus, 502);
+  assert.equal(proxy.code, null);
+
+  handler = (_s, res) => json(res, 200, { messaging_product: 'whatsapp', messages: [] });
+  const noId = await client.send(request);
+  assert.ok(noId.kind === 'error');
+  assert.equal(noId.httpStatus, 200);
+  assert.equal(noId.code, null);
+});
+
+test('the token never appears in an outcome, even when the provider echoes it', async () => {
+  handler = (s, res) =>
+    json(res, 401, { error: { message: `Invalid token ${String(s.headers.authorization)}`, code: 190 } });
+  const outcome = await client.send(request);
+  assert.ok(outcome.kind === 'error');
+  assert.equal(outcome.code, '190');
+  assert.ok(!JSON.stringify(outcome).includes(TOKEN));
+});
+
+test('connection refused: a network failure before the body was written', async () => {
+  // A port that was just free: bind, read the number, close.
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+
+  const refused = createCloudClient({ baseUrl: `http://127.0.0.1:${port}/v23.0`, phoneNumberId: '1', accessToken: TOKEN });
+  const outcome = await refused.send(request);
+  await refused.close?.();
+  assert.equal(outcome.kind, 'network');
+  assert.ok(outcome.kind === 'network');
+  assert.equal(outcome.phase, 'before_write');
+  assert.ok(!outcome.message.includes(TOKEN));
+});
+
+test('a server that reads the body and never answers: after_write on timeout', async () => {
+  handler = () => {
+    /* never answer */
+  };
+  const started = Date.now();
+  const outcome = await client.send(request);
+  assert.ok(outcome.kind === 'network', JSON.stringify(outcome));
+  assert.equal(outcome.phase, 'after_write');
+  assert.match(outcome.message, /timeout/);
+  assert.ok(Date.now() - started < 2_000);
+});
+
+test('an abort while waiting for the answer is after_write; an abort before sending is before_write', async () => {
+  handler = () => {
+    /* never answer */
+  };
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(), 50);
+  const waiting = await client.send(request, ac.signal);
+  assert.ok(waiting.kind === 'network');
+  assert.equal(waiting.phase, 'after_write');
+
+  const early = await client.send(request, AbortSignal.abort());
+  assert.ok(early.kind === 'network');
+  assert.equal(early.phase, 'before_write');
+});

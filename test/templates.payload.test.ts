@@ -1,0 +1,218 @@
+/**
+ * The Cloud API template body: shape per spec/whatsapp.md, and validity against Meta's own OpenAPI file
+ * (with the three documented quirks relaxed, and its discriminators made enforceable so the
+ * per-parameter schemas are really checked).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import { buildCloudMessage, buildCloudTemplate } from '../src/templates/payload.ts';
+import type { TemplateDef } from '../src/templates/types.ts';
+import type { SendRequest } from '../src/providers/types.ts';
+
+const OPENAPI = new URL('../../shared/vendor/meta-openapi/business-messaging-api_v23.0.yaml', import.meta.url);
+const DOC_ID = 'meta-business-messaging.json';
+const SEND_PATH = '/{Version}/{Phone-Number-ID}/messages';
+
+// ajv-formats is CommonJS; under ESM its function may sit on `.default`.
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
+  ajv: Ajv2020,
+) => Ajv2020;
+
+function def(over: Partial<TemplateDef>): TemplateDef {
+  return {
+    name: 'order_update',
+    language: 'id',
+    category: 'utility',
+    body: 'Hi {{1}}, order {{2}} is on its way.',
+    headerText: null,
+    headerFormat: null,
+    urlButton: false,
+    parameterFormat: 'positional',
+    slots: ['body.1', 'body.2'],
+    ...over,
+  };
+}
+
+type Schema = Record<string, unknown>;
+
+/**
+ * OpenAPI `discriminator` without `oneOf` is ignored by ajv, which would leave every parameter unchecked.
+ * Rewrite `S {discriminator}` as `S__base` plus `if type = k then $ref mapping[k]`, and point the mapped
+ * schemas' own `allOf: [$ref S]` at the base (otherwise the check would recurse forever).
+ */
+function enforceDiscriminators(schemas: Record<string, Schema>): void {
+  for (const [name, schema] of Object.entries(schemas)) {
+    const disc = schema.discriminator as { propertyName: string; mapping?: Record<string, string> } | undefined;
+    if (!disc?.mapping || schema.oneOf || schema.anyOf) continue;
+    const { discriminator: _ignored, ...base } = schema;
+    schemas[`${name}__base`] = base;
+    const selfRef = `#/components/schemas/${name}`;
+    const branches = Object.entries(disc.mapping).map(([value, ref]) => {
+      const target = schemas[ref.split('/').pop() as string] as Schema;
+      for (const part of (target.allOf as Schema[] | undefined) ?? []) {
+        if (part.$ref === selfRef) part.$ref = `${selfRef}__base`;
+      }
+      return {
+        if: { properties: { [disc.propertyName]: { const: value } }, required: [disc.propertyName] },
+        then: { $ref: ref },
+      };
+    });
+    schemas[name] = { allOf: [{ $ref: `${selfRef}__base` }, ...branches] };
+  }
+}
+
+function loadValidator() {
+  const doc = parse(readFileSync(OPENAPI, 'utf8')) as Record<string, any>;
+  const op = doc.paths[SEND_PATH].post;
+  const bodySchema = op.requestBody.content['application/json'].schema as Schema;
+  const schemas = doc.components.schemas as Record<string, Schema>;
+
+  // The three quirks from vendor/meta-openapi/README.md, relaxed here rather than in the vendor file.
+  schemas.LanguageObject!.required = ['code'];
+  delete (schemas.TemplateComponent!.properties as Record<string, Schema>).index!.pattern;
+  delete (((schemas.ButtonComponent!.allOf as Schema[])[1]!.properties as Record<string, Schema>).index!).pattern;
+  schemas.BaseMessageProperties!.required = (schemas.BaseMessageProperties!.required as string[]).filter(
+    (p) => p !== 'recipient_type',
+  );
+  enforceDiscriminators(schemas);
+
+  const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: true });
+  addFormats(ajv);
+  ajv.addSchema({ $id: DOC_ID, components: doc.components }, DOC_ID);
+  // The request body schema is a `$ref` into components: resolve it against the registered document.
+  const ref = String(bodySchema.$ref);
+  return ajv.compile({ $ref: `${DOC_ID}${ref}` });
+}
+
+const validate = loadValidator();
+
+function assertValid(body: unknown): void {
+  const ok = validate(body);
+  assert.ok(ok, `schema errors: ${JSON.stringify(validate.errors?.slice(0, 5), null, 1)}`);
+}
+
+function req(template: TemplateDef, params: Record<string, string>): SendRequest {
+  return { to: '+6281234567890', template, params };
+}
+
+test('positional body: one text parameter per slot, in order, no parameter_name', () => {
+  const t = def({});
+  const body = buildCloudMessage(req(t, { 'body.1': 'Budi', 'body.2': 'ORD-17' }));
+  assert.deepEqual(body, {
+    messaging_product: 'whatsapp',
+    recipient_type: 'individual',
+    to: '6281234567890',
+    type: 'template',
+    template: {
+      name: 'order_update',
+      language: { code: 'id', policy: 'deterministic' },
+      components: [
+        {
+          type: 'body',
+          parameters: [
+            { type: 'text', text: 'Budi' },
+            { type: 'text', text: 'ORD-17' },
+          ],
+        },
+      ],
+    },
+  });
+  assertValid(body);
+});
+
+test('named template: parameter_name on body and text-header parameters', () => {
+  const t = def({
+    parameterFormat: 'named',
+    body: 'Hi {{first_name}}, your code is {{code}}.',
+    headerFormat: 'text',
+    headerText: 'News for {{city}}',
+    slots: ['header.1', 'body.first_name', 'body.code'],
+  });
+  const tpl = buildCloudTemplate(t, { 'header.1': 'Bandung', 'body.first_name': 'Sari', 'body.code': 'X1' });
+  assert.deepEqual(tpl.components, [
+    { type: 'header', parameters: [{ type: 'text', text: 'Bandung', parameter_name: 'city' }] },
+    {
+      type: 'body',
+      parameters: [
+        { type: 'text', text: 'Sari', parameter_name: 'first_name' },
+        { type: 'text', text: 'X1', parameter_name: 'code' },
+      ],
+    },
+  ]);
+  assertValid(buildCloudMessage(req(t, { 'header.1': 'Bandung', 'body.first_name': 'Sari', 'body.code': 'X1' })));
+});
+
+test('media headers carry the link under their own format key', () => {
+  for (const format of ['image', 'video', 'document'] as const) {
+    const t = def({ headerFormat: format, slots: ['header.1', 'body.1', 'body.2'] });
+    const params = { 'header.1': `https://example.com/a.${format}`, 'body.1': 'Budi', 'body.2': 'ORD-17' };
+    const tpl = buildCloudTemplate(t, params);
+    assert.deepEqual(tpl.components[0], {
+      type: 'header',
+      parameters: [{ type: format, [format]: { link: `https://example.com/a.${format}` } }],
+    });
+    assertValid(buildCloudMessage(req(t, params)));
+  }
+});
+
+test('url button: sub_type url, index "0", the suffix as a text parameter; order header, body, button', () => {
+  const t = def({ headerFormat: 'image', urlButton: true, slots: ['header.1', 'body.1', 'body.2', 'button.0'] });
+  const params = { 'header.1': 'https://example.com/a.jpg', 'body.1': 'Budi', 'body.2': 'ORD-17', 'button.0': 'ORD-17' };
+  const body = buildCloudMessage(req(t, params));
+  assert.deepEqual(
+    body.template.components.map((c) => c.type),
+    ['header', 'body', 'button'],
+  );
+  assert.deepEqual(body.template.components[2], {
+    type: 'button',
+    sub_type: 'url',
+    index: '0',
+    parameters: [{ type: 'text', text: 'ORD-17' }],
+  });
+  assertValid(body);
+});
+
+test('components without parameters are omitted', () => {
+  // A static text header, a body without placeholders and a static URL button need nothing at send time.
+  const t = def({ body: 'Our store opens today.', headerFormat: 'text', headerText: 'Hello', urlButton: true, slots: [] });
+  const body = buildCloudMessage(req(t, {}));
+  assert.deepEqual(body.template.components, []);
+  assertValid(body);
+});
+
+test('a missing slot value is a loud error, never an empty parameter', () => {
+  assert.throws(() => buildCloudTemplate(def({}), { 'body.1': 'Budi' }), /body\.2/);
+});
+
+test('the validator bites: broken bodies are rejected', () => {
+  const good = buildCloudMessage(req(def({}), { 'body.1': 'Budi', 'body.2': 'ORD-17' }));
+  const clone = (): any => structuredClone(good);
+
+  const noName = clone();
+  delete noName.template.name;
+  assert.equal(validate(noName), false, 'template without a name');
+
+  const noText = clone();
+  delete noText.template.components[0].parameters[0].text;
+  assert.equal(validate(noText), false, 'text parameter without text');
+
+  const badComponent = clone();
+  badComponent.template.components[0].type = 'footer';
+  assert.equal(validate(badComponent), false, 'unknown component type');
+
+  const badMedia = buildCloudMessage(
+    req(def({ headerFormat: 'image', slots: ['header.1'] }), { 'header.1': 'https://example.com/a.jpg' }),
+  ) as any;
+  delete badMedia.template.components[0].parameters[0].image.link;
+  assert.equal(validate(badMedia), false, 'image parameter without link or id');
+
+  const buttonWithoutIndex = buildCloudMessage(
+    req(def({ urlButton: true, slots: ['button.0'] }), { 'button.0': 'x' }),
+  ) as any;
+  delete buttonWithoutIndex.template.components[0].index;
+  assert.equal(validate(buttonWithoutIndex), false, 'button without index');
+});
