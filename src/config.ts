@@ -138,7 +138,7 @@ export function loadConfig(env: Env = process.env, flags: { databaseUrl?: string
     channels = [channelFromEnv(env)];
   }
   const raw = {
-    databaseUrl: flags.databaseUrl ?? env.DATABASE_URL,
+    databaseUrl: flags.databaseUrl ?? (env.DATABASE_URL || undefined),
     dataDir: env.CAMPAIGN_DATA_DIR || undefined,
     logLevel: env.LOG_LEVEL || undefined,
     port: flags.port ?? (env.PORT || undefined),

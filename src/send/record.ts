@@ -50,7 +50,7 @@ export async function recordOutcome(
         await db.q('attempt_finish_failed', [campaignId, line, attempt, e.http, e.code, e.title]);
         return {};
       }
-      const jitter = backoffMs(attempt, RETRY_BASE_MS, RETRY_CAP_MS, opts.random ?? Math.random);
+      const jitter = backoffMs(attempt - 1, RETRY_BASE_MS, RETRY_CAP_MS, opts.random ?? Math.random);
       const waitMs = Math.max(jitter, action.minDelayMs);
       const result = action.action === 'retry' ? 'retry' : 'delay';
       await db.q('attempt_finish_wait', [campaignId, line, attempt, result, e.http, e.code, e.title, waitMs / 1000]);

@@ -34,7 +34,7 @@ export function campaignCommands(y: Argv<GlobalFlags>): Argv<GlobalFlags> {
         .option('start-at', { type: 'string', describe: 'ISO 8601 time, or "now"' })
         .option('cron', { type: 'string' })
         .option('tz', { type: 'string' })
-        .option('no-wait', { type: 'boolean', default: false })
+        .option('wait', { type: 'boolean', default: true, describe: 'wait for validation (--no-wait: return once the file is stored)' })
         .option('json', { type: 'boolean', default: false }),
       (argv) => withContext(argv, async ({ db, config }) => {
         if (argv.cron) throw new UsageError('--cron: recurring campaigns are not implemented yet (issue #7)');

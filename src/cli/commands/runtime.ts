@@ -25,9 +25,9 @@ export function runtimeCommands(y: Argv<GlobalFlags>): Argv<GlobalFlags> {
     .command(
       'worker',
       'run every job handler and the HTTP server',
-      (a) => a.option('no-http', { type: 'boolean', default: false, describe: 'run without the HTTP server' }),
+      (a) => a.option('http', { type: 'boolean', default: true, describe: 'run the HTTP server (--no-http: without it)' }),
       (argv) => withContext(argv, async ({ config, db, log, databaseUrl }) => {
-        const worker = await startWorker({ config, db, databaseUrl, log, http: !argv.noHttp, ...(argv.port !== undefined ? { port: argv.port } : {}) });
+        const worker = await startWorker({ config, db, databaseUrl, log, http: argv.http, ...(argv.port !== undefined ? { port: argv.port } : {}) });
         const sig = await untilSignal(() => process.exit(1));
         log.info({ signal: sig }, 'signal received');
         await worker.stop();
