@@ -80,7 +80,6 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
   if (config.channels.some((c) => c.provider === 'sandbox')) {
     const webhookUrl = port !== null ? `http://127.0.0.1:${port}/webhooks/whatsapp` : config.publicUrl ? `${config.publicUrl}/webhooks/whatsapp` : null;
     sandbox = await startSandbox({ webhookUrl, appSecret: config.appSecret ?? SANDBOX_DEFAULT_SECRET, logger: log, ...opts.sandbox });
-    log.info({ url: sandbox.url, webhookUrl }, 'sandbox provider running');
   }
 
   const channels = new Map<string, { client: ProviderClient; limiter: RateLimiter }>();

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { createTestDb, type TestDb } from './helpers/db.ts';
-import { createPool, poolDb, type Db } from '../src/db/executor.ts';
+import { createPool, type Db } from '../src/db/executor.ts';
 import { listMigrations, migrate } from '../src/db/migrate.ts';
 
 let t: TestDb;
@@ -158,7 +158,6 @@ test('recipient CHECKs: valid rows pass, rows no transition could produce are re
   await insertRecipient(db, { phone_e164: p(), status: 'sending', send_phase: 'claimed' }, 'a claimed row without claimed_by');
   await insertRecipient(db, { phone_e164: p(), status: 'sending', send_phase: 'in_flight' }, 'an in-flight row without claimed_by');
   await insertRecipient(db, { phone_e164: p(), status: 'sending', send_phase: 'retry_wait', retry_at: new Date(), claimed_by: 'w1' }, 'a retry-waiting row still claimed');
-  await insertRecipient(db, { phone_e164: p(), claimed_by: 'w1' }, 'a queued row with claimed_by');
   await insertRecipient(db, { phone_e164: p(), status: 'sending', send_phase: 'retry_wait' }, 'retry_wait without retry_at');
   for (const s of ['accepted', 'sent', 'delivered', 'read']) {
     await insertRecipient(db, { phone_e164: p(), status: s }, `'${s}' without message_id`);
@@ -176,6 +175,15 @@ test('recipient CHECKs: valid rows pass, rows no transition could produce are re
   await upd(`outcome = 'duplicate'`);
   // And a legal transition goes through.
   await db.raw(`UPDATE recipients SET status = 'sending', send_phase = 'claimed', claimed_by = 'w' WHERE campaign_id = $1 AND line = $2`, [campaignId, line]);
+});
+
+// Regression: `(send_phase IN ('claimed', 'in_flight')) = (claimed_by IS NOT NULL)` is NULL, hence
+// satisfied, whenever send_phase is NULL, so a queued/failed row could keep a claimed_by. The CHECK must
+// coalesce the NULL to false, as the sending CHECK next to it does.
+test('recipient CHECK: a row outside sending cannot keep a claimed_by (NULL send_phase must not slip through)', async () => {
+  await setup(t.db);
+  await insertRecipient(t.db, { phone_e164: '+6281388888881', claimed_by: 'w1' }, 'a queued row with claimed_by');
+  await insertRecipient(t.db, { phone_e164: '+6281388888882', status: 'failed', claimed_by: 'w1' }, 'a failed row with claimed_by');
 });
 
 test('campaign CHECKs: pause_reason, completed_at, cancelled_at, start_at and started_at go with their states', async () => {
@@ -250,6 +258,3 @@ test('one accepted row per number per campaign (the unique index behind "never t
   // A duplicate row with that number is fine: it is not a recipient.
   await db.raw(`INSERT INTO recipients (campaign_id, line, phone_input, phone_e164, outcome) VALUES ($1, $2, 'x', '+6281355555555', 'duplicate')`, [campaignId, b]);
 });
-
-// poolDb is exercised above through t.db; keep the import honest for the type-checker.
-void poolDb;

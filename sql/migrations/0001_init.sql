@@ -92,7 +92,7 @@ CREATE TABLE recipients (
   CHECK (outcome = 'invalid' OR phone_e164 IS NOT NULL),
   CHECK (outcome <> 'accepted' OR params IS NOT NULL),
   CHECK (coalesce(status = 'sending', false) = (send_phase IS NOT NULL)),
-  CHECK ((send_phase IN ('claimed', 'in_flight')) = (claimed_by IS NOT NULL)),
+  CHECK (coalesce(send_phase IN ('claimed', 'in_flight'), false) = (claimed_by IS NOT NULL)),
   CHECK (send_phase IS DISTINCT FROM 'retry_wait' OR retry_at IS NOT NULL),
   CHECK (status NOT IN ('accepted', 'sent', 'delivered', 'read') OR message_id IS NOT NULL)
 );

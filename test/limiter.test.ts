@@ -1,0 +1,180 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RateLimiter, type Grant } from '../src/send/limiter.ts';
+
+// The limiter is in-process (one channel, one worker): no database is involved. Every test uses its own
+// limiter and mostly sleeps, so they run side by side to keep the file near 3 s instead of 9 s.
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** The largest number of timestamps inside any half-open window [t, t + width). */
+function maxInWindow(times: number[], width: number): number {
+  const s = [...times].sort((a, b) => a - b);
+  let best = 0;
+  let j = 0;
+  for (let i = 0; i < s.length; i++) {
+    while (s[i]! - s[j]! >= width) j++;
+    best = Math.max(best, i - j + 1);
+  }
+  return best;
+}
+
+describe('RateLimiter', { concurrency: true }, () => {
+  test('maxInWindow (the checker itself) counts a rolling window correctly', () => {
+    assert.equal(maxInWindow([0, 999, 1000, 1999], 1000), 2);
+    assert.equal(maxInWindow([0, 1, 2, 999.9], 1000), 4);
+    assert.equal(maxInWindow([0, 1000, 2000], 1000), 1);
+    assert.equal(maxInWindow([], 1000), 0);
+  });
+
+  test('rps 50: 160 sends from 20 concurrent loops never exceed 50 in any rolling second, and sustain ≥ 45/s', async () => {
+    const rps = 50;
+    const total = 160;
+    const limiter = new RateLimiter(rps);
+    const departures: number[] = [];
+    let issued = 0;
+    const loop = async () => {
+      while (issued < total) {
+        issued++;
+        const grant = await limiter.acquire();
+        // Stamp first, then depart: the limiter's own stamp is at least this late, so the check below is
+        // never more lenient than the limiter's guarantee.
+        departures.push(performance.now());
+        grant.depart();
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: 20 }, loop));
+    } finally {
+      await limiter.stop();
+    }
+    assert.equal(departures.length, total);
+
+    const worst = maxInWindow(departures, 1000);
+    assert.ok(worst <= rps, `${worst} departures in one rolling 1000 ms window (limit ${rps})`);
+    // Equivalently: request i+50 leaves at least 1000 ms after request i.
+    const s = [...departures].sort((a, b) => a - b);
+    for (let i = 0; i + rps < s.length; i++) {
+      assert.ok(s[i + rps]! - s[i]! >= 1000, `requests ${i} and ${i + rps} only ${(s[i + rps]! - s[i]!).toFixed(1)} ms apart`);
+    }
+
+    // Sustained throughput after the first second: the limiter does not leave capacity unused.
+    const t0 = s[0]!;
+    const later = s.filter((x) => x >= t0 + 1000);
+    assert.ok(later.length >= 50, `only ${later.length} departures after the first second`);
+    const rate = ((later.length - 1) / (later[later.length - 1]! - later[0]!)) * 1000;
+    assert.ok(rate >= 0.9 * rps, `sustained ${rate.toFixed(1)}/s, expected ≥ ${0.9 * rps}/s`);
+    // And the whole run is about as long as 160 requests at 50/s should take (not much slower).
+    const span = s[s.length - 1]! - t0;
+    assert.ok(span < ((total - 1) / rps) * 1000 * 1.15, `160 requests took ${span.toFixed(0)} ms`);
+    assert.ok(limiter.waitedTotalMs > 0, 'waiting is accounted for the metrics');
+  });
+
+  /**
+   * rps 5 (paced every 200 ms). Grant g0 is held ~900 ms while g1..g4 leave at once. The 6th request reuses
+   * g0's slot of the ring: if g0 departs at ~900 ms it must wait until ~1900 ms; if g0 is cancelled, the slot
+   * is free and it leaves at the pace (~1000 ms). Returns the times relative to the start.
+   */
+  async function heldSlotScenario(finish: (g: Grant) => void): Promise<{ released: number; sixth: number }> {
+    const limiter = new RateLimiter(5);
+    try {
+      const start = performance.now();
+      const g0 = await limiter.acquire();
+      for (let i = 1; i < 5; i++) (await limiter.acquire()).depart();
+      const sixth = limiter.acquire().then((g) => {
+        const at = performance.now() - start;
+        g.depart();
+        return at;
+      });
+      await sleep(Math.max(0, 900 - (performance.now() - start)));
+      const released = performance.now() - start;
+      finish(g0);
+      return { released, sixth: await sixth };
+    } finally {
+      await limiter.stop();
+    }
+  }
+
+  test('a departure is counted when the request leaves, not when it was granted', async () => {
+    const { released, sixth } = await heldSlotScenario((g) => g.depart());
+    assert.ok(sixth - released >= 1000, `the 6th left ${(sixth - released).toFixed(0)} ms after the held request departed`);
+  });
+
+  test('cancel() frees the slot: a cancelled grant is not counted', async () => {
+    const { released, sixth } = await heldSlotScenario((g) => g.cancel());
+    assert.ok(sixth >= released, 'the 6th waits while the slot is granted and unsettled');
+    assert.ok(sixth - released < 500, `the 6th left ${(sixth - released).toFixed(0)} ms after the cancel: the cancelled grant was counted`);
+    assert.ok(sixth < 1500, `the 6th left at ${sixth.toFixed(0)} ms; expected about 1000 ms`);
+  });
+
+  test('cancel and depart are idempotent: the first call wins', async () => {
+    // rps 1, a single slot. g is held 500 ms, then cancelled, then (wrongly) departed. If that late depart
+    // counted, the next request would wait until ~1500 ms; cancelled, only the pacing applies (~1000 ms).
+    const limiter = new RateLimiter(1);
+    try {
+      const start = performance.now();
+      const g = await limiter.acquire();
+      await sleep(500);
+      g.cancel();
+      g.depart();
+      g.cancel();
+      (await limiter.acquire()).depart();
+      const at = performance.now() - start;
+      assert.ok(at < 1300, `the next request left at ${at.toFixed(0)} ms: the depart after cancel was counted`);
+    } finally {
+      await limiter.stop();
+    }
+  });
+
+  test('an aborted signal rejects a waiting acquire with its reason; the limiter carries on', async () => {
+    const limiter = new RateLimiter(5);
+    try {
+      const grants: Grant[] = [];
+      for (let i = 0; i < 5; i++) grants.push(await limiter.acquire());
+      // All five leave together: the ring is full until departed + 1000 ms, so the next acquire must wait.
+      const departed = performance.now();
+      for (const g of grants) g.depart();
+      const ac = new AbortController();
+      const reason = new Error('worker stopping');
+      let settled = false;
+      const waiting = limiter.acquire(ac.signal).finally(() => { settled = true; });
+      await sleep(150);
+      assert.equal(settled, false, 'the acquire is waiting');
+      const abortedAt = performance.now();
+      ac.abort(reason);
+      await assert.rejects(waiting, (err: unknown) => err === reason);
+      const rejectedAt = performance.now();
+      // The limiter notices the abort at its next check, at the latest when the window would have opened.
+      assert.ok(rejectedAt - abortedAt < 1100, `rejected ${(rejectedAt - abortedAt).toFixed(0)} ms after the abort`);
+
+      // The next request is still held to the window, and is granted once it opens.
+      const next = await limiter.acquire();
+      const at = performance.now();
+      next.depart();
+      assert.ok(at - departed >= 1000, `a 6th request within ${(at - departed).toFixed(0)} ms of five`);
+      assert.ok(at - Math.max(rejectedAt, departed + 1000) < 400, `the next grant came ${(at - departed).toFixed(0)} ms after the five`);
+    } finally {
+      await limiter.stop();
+    }
+  });
+
+  test('an already-aborted signal rejects at once, without waiting', async () => {
+    const limiter = new RateLimiter(50);
+    try {
+      const ac = new AbortController();
+      ac.abort(new Error('stopped'));
+      const t0 = performance.now();
+      await assert.rejects(limiter.acquire(ac.signal), /stopped/);
+      assert.ok(performance.now() - t0 < 50);
+      // And the limiter still grants.
+      (await limiter.acquire()).depart();
+    } finally {
+      await limiter.stop();
+    }
+  });
+
+  test('rps is floored to a whole number, at least 1', () => {
+    assert.equal(new RateLimiter(50.9).rps, 50);
+    assert.equal(new RateLimiter(0.2).rps, 1);
+  });
+});
