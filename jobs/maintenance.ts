@@ -4,11 +4,12 @@ import type { Db } from '../src/db/executor.ts';
 import type { Logger } from '../src/log.ts';
 import { runMaintenance } from '../src/send/maintenance.ts';
 import { enqueueCampaignSend } from './campaign-send.ts';
+import { enqueueCampaignIngest } from './campaign-ingest.ts';
 
 /**
  * The scanner: every second (each worker asks; `stately` folds the asks into one run) it starts scheduled
  * campaigns that are due, rescues what dead workers left, and makes sure every running campaign has a
- * send job. A worker that starts after an outage picks everything up from here.
+ * send job and every campaign whose file awaits validation has an ingest job. A worker that starts after an outage picks everything up from here.
  */
 export const MAINTENANCE: QueueDef = {
   name: 'maintenance',
@@ -25,6 +26,8 @@ export async function registerMaintenance(boss: PgBoss, db: Db, log: Logger, set
     if (r.started.length || r.requeued || r.ambiguous || r.settled) log.info(r, 'maintenance');
     const running = (await db.q<{ id: string }>('campaign_list_running')).rows;
     for (const c of running) await enqueueCampaignSend(boss, c.id);
-    return { ...r, running: running.length };
+    const ingesting = (await db.q<{ id: string }>('campaign_list_ingesting')).rows;
+    for (const c of ingesting) await enqueueCampaignIngest(boss, c.id);
+    return { ...r, running: running.length, ingesting: ingesting.length };
   });
 }

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { PgBoss } from 'pg-boss';
+import type pg from 'pg';
 import type { Config } from './config.ts';
 import type { Db } from './db/executor.ts';
 import type { Logger } from './log.ts';
@@ -15,6 +16,7 @@ import { startSandbox, type Sandbox } from './sandbox/server.ts';
 import { CAMPAIGN_SEND, registerCampaignSend } from '../jobs/campaign-send.ts';
 import { RECONCILE, enqueueReconcile, registerReconcile } from '../jobs/reconcile.ts';
 import { MAINTENANCE, enqueueMaintenance, registerMaintenance } from '../jobs/maintenance.ts';
+import { CAMPAIGN_INGEST, registerCampaignIngest } from '../jobs/campaign-ingest.ts';
 
 /** The sandbox signs its webhooks with this when WA_APP_SECRET is unset (the server then does not check). */
 export const SANDBOX_DEFAULT_SECRET = 'sandbox-app-secret';
@@ -26,6 +28,7 @@ const RECONCILE_DEBOUNCE_MS = 200;
 export interface WorkerOptions {
   config: Config;
   db: Db;
+  pool: pg.Pool;
   databaseUrl: string;
   log: Logger;
   /** Run the HTTP server (webhooks, reports). */
@@ -44,7 +47,7 @@ export interface WorkerHandle {
 }
 
 /**
- * `campaign worker`: every job handler (send, reconcile, maintenance) and, unless told otherwise, the HTTP
+ * `campaign worker`: every job handler (ingest, send, reconcile, maintenance) and, unless told otherwise, the HTTP
  * server. Any number of workers may run against one database.
  */
 export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
@@ -55,7 +58,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
   await db.q('worker_heartbeat', [id]);
   const heartbeat = setInterval(() => void db.q('worker_heartbeat', [id]).catch((err) => log.warn({ err }, 'heartbeat failed')), HEARTBEAT_EVERY_MS);
 
-  const boss = await startBoss(opts.databaseUrl, log, [CAMPAIGN_SEND, RECONCILE, MAINTENANCE]);
+  const boss = await startBoss(opts.databaseUrl, log, [CAMPAIGN_SEND, CAMPAIGN_INGEST, RECONCILE, MAINTENANCE]);
   let lastNudge = 0;
   let nudgeTimer: NodeJS.Timeout | null = null;
   const nudgeReconcile = () => {
@@ -97,6 +100,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
   await registerCampaignSend(boss, {
     db, workerId: id, log, channel, stopping: stopping.signal, settleS: config.ambiguousSettleS, onBatchRecorded: nudgeReconcile,
   });
+  await registerCampaignIngest(boss, opts.pool, log);
   await registerReconcile(boss, db, log);
   await registerMaintenance(boss, db, log, config.ambiguousSettleS);
   const tick = setInterval(() => void enqueueMaintenance(boss).catch(() => {}), TICK_MS);

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sql } from '../src/db/queries.ts';
+import type { Db } from '../src/db/executor.ts';
 import { createTestDb, type TestDb } from './helpers/db.ts';
 import { openCsv, type CsvRecord } from '../src/ingest/csv.ts';
 import { ingestRows, prepareIngest, type IngestSummary } from '../src/ingest/ingest.ts';
@@ -10,6 +12,15 @@ import { addTemplate } from '../src/templates/store.ts';
 import { UsageError } from '../src/errors.ts';
 
 let t: TestDb;
+
+/**
+ * campaign_insert with the seven columns every version of the query takes (name, template, channel, phone
+ * column, param map, default country, source file); any later optional parameters are passed as null.
+ */
+async function campaignInsert(db: Db, values: unknown[]): Promise<any> {
+  const n = Math.max(0, ...[...sql('campaign_insert').matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
+  return (await db.q('campaign_insert', [...values, ...Array(Math.max(0, n - values.length)).fill(null)])).rows[0];
+}
 const dir = mkdtempSync(join(tmpdir(), 'ingest-csv-test-'));
 before(async () => { t = await createTestDb('ingest_csv'); });
 after(async () => {
@@ -165,7 +176,7 @@ async function setupCampaign(name: string) {
   });
   assert.deepEqual(template.slots, ['body.1', 'body.2']);
   const params = { 'body.1': 'name', 'body.2': 'order' };
-  const campaign = (await t.db.q('campaign_insert', [name, template.id, 'default', 'phone', params, 'ID', null])).rows[0];
+  const campaign = await campaignInsert(t.db, [name, template.id, 'default', 'phone', params, 'ID', null]);
   return { template, params, campaignId: campaign.id as string };
 }
 

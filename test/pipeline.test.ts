@@ -31,7 +31,7 @@ test('the thin path: CSV → ingest → send through the sandbox → signed webh
   const csv = join(dir, 'contacts.csv');
   const sample = await writeSampleCsv(csv, 400, 42);
   await addTemplate(t.db, DEMO_TEMPLATE);
-  const created = await createCampaign(t.db, {
+  const created = await createCampaign({ db: t.db, pool: t.pool, log: createLogger('warn', { pretty: false }) }, {
     name: 'pipeline', template: DEMO_TEMPLATE.name, language: 'en', csv, channel: 'default',
     params: { 'body.1': 'name', 'body.2': 'order_id' }, defaultCountry: 'ID',
   });
@@ -43,7 +43,7 @@ test('the thin path: CSV → ingest → send through the sandbox → signed webh
   // A secret is set, so every sandbox webhook passes through the signature check.
   const config = loadConfig({ WA_RATE_LIMIT_RPS: '200', WA_APP_SECRET: 'test-secret', DATABASE_URL: t.url });
   const worker = await startWorker({
-    config, db: t.db, databaseUrl: t.url, log: createLogger('warn', { pretty: false }), http: true, port: 0,
+    config, db: t.db, pool: t.pool, databaseUrl: t.url, log: createLogger('warn', { pretty: false }), http: true, port: 0,
     sandbox: { rate408: 0.05, rateFailed: 0.05, delayMs: [5, 40], random: prng(7) },
   });
   try {

@@ -9,6 +9,7 @@ import { spawnCli } from './helpers/cli.ts';
 import { addTemplate } from '../src/templates/store.ts';
 import { createCampaign, startCampaign } from '../src/campaigns/service.ts';
 import { buildReport } from '../src/report/report.ts';
+import { createLogger } from '../src/log.ts';
 
 let t: TestDb;
 let fake: FakeCloud;
@@ -45,7 +46,7 @@ test('SIGTERM mid-campaign: exit 0 within 30 s, then a new worker finishes with 
   for (let i = 0; i < ROWS; i++) lines.push(`+62812${String(30_000_000 + i)},N${i}`);
   writeFileSync(csv, lines.join('\n') + '\n');
   await addTemplate(t.db, { name: 'hello', language: 'en', category: 'utility', body: 'Hi {{1}}', headerText: null, headerFormat: null, urlButton: false });
-  const c = await createCampaign(t.db, { name: 'sigterm', template: 'hello', language: 'en', csv, channel: 'default', params: { 'body.1': 'name' } });
+  const c = await createCampaign({ db: t.db, pool: t.pool, log: createLogger('warn', { pretty: false }) }, { name: 'sigterm', template: 'hello', language: 'en', csv, channel: 'default', params: { 'body.1': 'name' } });
   assert.equal(c.ingest.accepted, ROWS);
   await startCampaign(t.db, c.id);
 

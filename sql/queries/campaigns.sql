@@ -1,6 +1,7 @@
 -- name: campaign_insert
-INSERT INTO campaigns (name, template_id, channel, phone_column, param_map, default_country, source_file)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO campaigns (name, template_id, channel, phone_column, param_map, default_country, source_file,
+                       source_encoding, source_delimiter, source_header, param_options)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce($11, '{}'::jsonb))
 RETURNING *;
 
 -- name: campaign_get
@@ -12,7 +13,8 @@ WHERE c.id = $1;
 DELETE FROM campaigns WHERE id = $1;
 
 -- name: campaign_ingest_finish
--- Counts are taken from the rows themselves, so a re-run after a crash cannot double them.
+-- validating -> done once every chunk is past the checkpoint. Counts are taken from the rows themselves,
+-- so a re-run after a crash cannot double them.
 UPDATE campaigns c SET
   ingest_state = 'done', ingest_rows = s.rows, ingest_accepted = s.accepted, ingest_invalid = s.invalid,
   ingest_duplicate = s.duplicate, ingest_suppressed = s.suppressed,
@@ -31,7 +33,7 @@ FROM (
          count(*) FILTER (WHERE reason = 'malformed_row')::int AS malformed_row
   FROM recipients WHERE campaign_id = $1
 ) s
-WHERE c.id = $1
+WHERE c.id = $1 AND c.ingest_state = 'validating' AND c.ingest_next_seq = c.ingest_chunks
 RETURNING c.*;
 
 -- name: campaign_errors_sample
@@ -40,15 +42,16 @@ WHERE campaign_id = $1 AND outcome = 'invalid'
 ORDER BY line LIMIT $2;
 
 -- name: campaign_start
--- draft|scheduled -> running. Ingest must be done: a half-read file has no final recipient list yet.
+-- draft|scheduled -> running. It may start while its file is still being validated: validated rows are
+-- sent while the rest is checked (it completes only once ingest is done).
 UPDATE campaigns SET state = 'running', started_at = coalesce(started_at, now()), start_at = NULL
-WHERE id = $1 AND state IN ('draft', 'scheduled') AND ingest_state = 'done'
+WHERE id = $1 AND state IN ('draft', 'scheduled')
 RETURNING *;
 
 -- name: campaign_schedule
 -- draft -> scheduled at $2.
 UPDATE campaigns SET state = 'scheduled', start_at = $2
-WHERE id = $1 AND state IN ('draft', 'scheduled') AND ingest_state = 'done'
+WHERE id = $1 AND state IN ('draft', 'scheduled')
 RETURNING *;
 
 -- name: campaign_start_due

@@ -1,7 +1,13 @@
+import type pg from 'pg';
 import type { Db } from '../db/executor.ts';
+import type { Logger } from '../log.ts';
 import { UsageError } from '../errors.ts';
 import { getTemplate } from '../templates/store.ts';
-import { ingestRows, prepareIngest, type IngestProgress, type IngestSummary } from '../ingest/ingest.ts';
+import { planColumns } from '../ingest/columns.ts';
+import { inspectFile, uploadChunks } from '../ingest/upload.ts';
+import { processIngest } from '../ingest/process.ts';
+import type { IngestProgress, IngestSummary } from '../ingest/ingest.ts';
+import type { ParamOptions } from '../ingest/param-options.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -14,6 +20,17 @@ export interface CreateInput {
   phoneColumn?: string | undefined;
   params: Record<string, string>;
   defaultCountry?: string | undefined;
+  paramOptions?: ParamOptions;
+}
+
+export interface CreateOptions {
+  /** Validate before returning (default). Without it, a worker validates (the campaign-ingest job). */
+  wait?: boolean;
+  /** Start sending as soon as rows are validated (`--start-at now`). */
+  startNow?: boolean;
+  onProgress?: (p: IngestProgress) => void;
+  /** Told once the file is stored, so a caller can hand the campaign to workers. */
+  onUploaded?: (campaignId: string) => Promise<void> | void;
 }
 
 export interface CreateResult {
@@ -22,25 +39,55 @@ export interface CreateResult {
   ingest: Omit<IngestSummary, 'invalid_reasons'>;
 }
 
+export interface Io {
+  db: Db;
+  pool: pg.Pool;
+  log: Logger;
+}
+
+const NO_ROWS: CreateResult['ingest'] = { rows: 0, accepted: 0, invalid: 0, duplicate: 0, suppressed: 0, errors_sample: [] };
+
 /**
- * `campaign create`: check the template and the file's columns (exit 2 before anything is stored), create
- * the campaign, ingest every row. If ingest fails the campaign is removed: no half-created campaign stays.
+ * `campaign create`: check the template and the file (encoding, delimiter, columns) and exit 2 before
+ * anything is stored; then store the file durably in chunks while this process validates them (other
+ * processes could take over the validation if this one died). If anything fails the campaign is removed:
+ * no half-created campaign stays.
  */
-export async function createCampaign(db: Db, input: CreateInput, onProgress?: (p: IngestProgress) => void): Promise<CreateResult> {
+export async function createCampaign(io: Io, input: CreateInput, opts: CreateOptions = {}): Promise<CreateResult> {
+  const { db, pool, log } = io;
   const template = await getTemplate(db, input.template, input.language);
-  const prepared = await prepareIngest(input.csv, template, input.phoneColumn, input.params);
+  const file = await inspectFile(input.csv);
+  const plan = planColumns(file.header, template, input.phoneColumn, input.params);
   const campaign = (await db.q('campaign_insert', [
-    input.name, template.id, input.channel, prepared.plan.phoneColumn, JSON.stringify(prepared.plan.paramMap),
-    input.defaultCountry ?? null, input.csv,
+    input.name, template.id, input.channel, plan.phoneColumn, JSON.stringify(plan.paramMap),
+    input.defaultCountry ?? null, input.csv, file.encoding, file.delimiter, file.header, JSON.stringify(input.paramOptions ?? {}),
   ])).rows[0];
+  const id: string = campaign.id;
   try {
-    const summary = await ingestRows(db, campaign.id, prepared, template, {
-      defaultCountry: input.defaultCountry, ...(onProgress ? { onProgress } : {}),
+    let state = 'draft';
+    if (opts.startNow) state = (await db.q('campaign_start', [id])).rows[0].state;
+    if (opts.wait === false) {
+      await uploadChunks(db, id, input.csv, file);
+      await opts.onUploaded?.(id);
+      return { id, state, ingest: NO_ROWS };
+    }
+    // Upload and validate side by side: validated rows can be sent while the rest is still read.
+    const upload = uploadChunks(db, id, input.csv, file).then(async (n) => {
+      await opts.onUploaded?.(id);
+      return n;
     });
+    const validate = processIngest(pool, id, log, opts.onProgress ? { onProgress: opts.onProgress } : {});
+    const [up, val] = await Promise.allSettled([upload, validate]);
+    if (up.status === 'rejected') throw up.reason;
+    if (val.status === 'rejected') throw val.reason;
+    const summary = val.value;
+    if (!summary) throw new Error(`campaign ${id}: another process is validating it`);
+    if (summary.rows === 0) throw new UsageError(`${input.csv} has a header but no data rows`);
     const { invalid_reasons: _, ...ingest } = summary;
-    return { id: campaign.id, state: 'draft', ingest };
+    const now = (await db.q<{ state: string }>('campaign_state', [id])).rows[0]!.state;
+    return { id, state: now, ingest };
   } catch (err) {
-    await db.q('campaign_delete', [campaign.id]).catch(() => {});
+    await db.q('campaign_delete', [id]).catch(() => {});
     throw err;
   }
 }

@@ -44,8 +44,11 @@ export async function buildReport(db: Db, campaignId: string): Promise<Report | 
   ]);
   const status = emptyStatus();
   for (const r of counts.rows) status[r.status] = r.n;
-  const accepted = c.ingest_accepted as number;
-  const reasons = c.invalid_reasons ?? {};
+  const ing = c.ingest_state === 'done'
+    ? { rows: c.ingest_rows, accepted: c.ingest_accepted, invalid: c.ingest_invalid, duplicate: c.ingest_duplicate, suppressed: c.ingest_suppressed, invalid_reasons: c.invalid_reasons }
+    : (await db.q('report_ingest_live', [campaignId])).rows[0];
+  const accepted = ing.accepted as number;
+  const reasons = ing.invalid_reasons ?? {};
   return {
     id: c.id,
     name: c.name,
@@ -56,7 +59,7 @@ export async function buildReport(db: Db, campaignId: string): Promise<Report | 
     started_at: iso(c.started_at),
     completed_at: iso(c.completed_at),
     ingest: {
-      rows: c.ingest_rows, accepted, invalid: c.ingest_invalid, duplicate: c.ingest_duplicate, suppressed: c.ingest_suppressed,
+      rows: ing.rows, accepted, invalid: ing.invalid, duplicate: ing.duplicate, suppressed: ing.suppressed,
       invalid_reasons: {
         invalid_phone: reasons.invalid_phone ?? 0, missing_param: reasons.missing_param ?? 0,
         invalid_param: reasons.invalid_param ?? 0, malformed_row: reasons.malformed_row ?? 0,

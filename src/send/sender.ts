@@ -32,6 +32,7 @@ export interface SendRunResult {
 
 /** How long one job keeps sending before it hands over to a fresh job (well under pg-boss expiry). */
 export const SEND_RUN_MS = 30_000;
+const IDLE_RECHECK_MS = 1_000;
 
 interface Claimed {
   line: number;
@@ -96,7 +97,10 @@ export async function sendCampaign(ctx: SendContext, campaignId: string, runMs =
     log.info('campaign completed');
     return { requests, state: 'done', nextAt: null };
   }
-  const next = (await db.q<{ at: Date | null }>('recipient_next_retry_at', [campaignId])).rows[0]?.at ?? null;
+  let next = (await db.q<{ at: Date | null }>('recipient_next_retry_at', [campaignId])).rows[0]?.at ?? null;
+  // Nothing to send now (rows still being validated, or waiting for retries): look again in a second
+  // rather than spin.
+  if (requests === 0) next = new Date(Math.max(next?.getTime() ?? 0, Date.now() + IDLE_RECHECK_MS));
   return { requests, state: paused ? 'done' : 'more', nextAt: next };
 }
 

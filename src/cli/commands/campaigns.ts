@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import { pickChannel } from '../../config.ts';
 import { UsageError } from '../../errors.ts';
 import { parseParamFlags } from '../../ingest/columns.ts';
+import { isKnownCountry } from '../../ingest/phone.ts';
 import { buildReport } from '../../report/report.ts';
 import { renderReportTable } from '../../report/table.ts';
 import { cancelCampaign, checkId, createCampaign, pauseCampaign, resumeCampaign, startCampaign } from '../../campaigns/service.ts';
@@ -35,29 +36,37 @@ export function campaignCommands(y: Argv<GlobalFlags>): Argv<GlobalFlags> {
         .option('cron', { type: 'string' })
         .option('tz', { type: 'string' })
         .option('wait', { type: 'boolean', default: true, describe: 'wait for validation (--no-wait: return once the file is stored)' })
+        .option('trim-params', { type: 'boolean', default: false, describe: 'trim spaces around parameter values (off: values are used exactly as written)' })
+        .option('collapse-spaces', { type: 'boolean', default: false, describe: 'turn runs of whitespace inside parameter values into one space' })
         .option('json', { type: 'boolean', default: false }),
-      (argv) => withContext(argv, async ({ db, config }) => {
+      (argv) => withContext(argv, async (io) => {
         if (argv.cron) throw new UsageError('--cron: recurring campaigns are not implemented yet (issue #7)');
         const country = argv.defaultCountry?.toUpperCase();
-        if (country !== undefined && !/^[A-Z]{2}$/.test(country)) throw new UsageError(`--default-country ${argv.defaultCountry}: expected a two-letter ISO country code, e.g. ID`);
-        const startAt = argv.startAt;
-        const at = parseAt(startAt, '--start-at');
-        const channel = pickChannel(config, argv.channel);
+        if (country !== undefined && !isKnownCountry(country)) throw new UsageError(`--default-country ${argv.defaultCountry}: expected a two-letter ISO country code, e.g. ID`);
+        const at = parseAt(argv.startAt, '--start-at');
+        const startNow = argv.startAt !== undefined && at === undefined;
+        const channel = pickChannel(io.config, argv.channel);
         const progress = progressLine(!argv.json && process.stderr.isTTY === true);
         const t0 = Date.now();
-        const created = await createCampaign(db, {
+        const created = await createCampaign(io, {
           name: argv.name, template: argv.template, language: argv.language, csv: argv.csv, channel: channel.name,
           phoneColumn: argv.phoneColumn, params: parseParamFlags(argv.param), defaultCountry: country,
-        }, (p) => {
-          const rate = Math.round(p.rows / Math.max(0.001, (Date.now() - t0) / 1000));
-          progress.update(`ingesting: ${p.rows} rows (${rate}/s)  accepted ${p.accepted}  invalid ${p.invalid}  duplicate ${p.duplicate}  suppressed ${p.suppressed}`);
+          paramOptions: { trim: argv.trimParams, collapse_spaces: argv.collapseSpaces },
+        }, {
+          wait: argv.wait,
+          startNow,
+          onProgress: (p) => {
+            const rate = Math.round(p.rows / Math.max(0.001, (Date.now() - t0) / 1000));
+            progress.update(`ingesting: ${p.rows} rows (${rate}/s)  accepted ${p.accepted}  invalid ${p.invalid}  duplicate ${p.duplicate}  suppressed ${p.suppressed}`);
+          },
         });
         progress.done();
         let state = created.state;
-        if (startAt !== undefined) state = (await startCampaign(db, created.id, at)).state;
+        if (at) state = (await startCampaign(io.db, created.id, at)).state;
         const out = { ...created, state };
         if (argv.json) return printJson(out);
         const i = out.ingest;
+        if (!argv.wait) return printText(`campaign ${out.id} ${state}: file stored; a worker validates it ("campaign report ${out.id}" shows progress)`);
         printText(`campaign ${out.id} ${state}: ${i.rows} rows, ${i.accepted} accepted, ${i.invalid} invalid, ${i.duplicate} duplicate, ${i.suppressed} suppressed`);
         for (const e of i.errors_sample) printText(`  line ${e.line}: ${e.reason}${e.detail ? ` (${e.detail})` : ''}`);
       }),

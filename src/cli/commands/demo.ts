@@ -37,14 +37,14 @@ export function demoCommand(y: Argv<GlobalFlags>): Argv<GlobalFlags> {
       await writeSampleCsv(csv, argv.rows);
       await addTemplate(db, DEMO_TEMPLATE);
       const progress = progressLine(!argv.json && process.stderr.isTTY === true);
-      const created = await createCampaign(db, {
+      const created = await createCampaign(ctx, {
         name: `Demo ${new Date().toISOString()}`, template: DEMO_TEMPLATE.name, language: DEMO_TEMPLATE.language,
         csv, channel: 'sandbox', params: { 'body.1': 'name', 'body.2': 'order_id' }, defaultCountry: 'ID',
-      }, (p) => progress.update(`ingesting ${p.rows} rows: ${p.accepted} accepted, ${p.invalid} invalid, ${p.duplicate} duplicate`));
+      }, { onProgress: (p) => progress.update(`ingesting ${p.rows} rows: ${p.accepted} accepted, ${p.invalid} invalid, ${p.duplicate} duplicate`) });
       await startCampaign(db, created.id);
       log.info({ campaign: created.id, csv }, 'demo campaign created and started');
 
-      const worker = await startWorker({ config, db, databaseUrl: ctx.databaseUrl, log, http: true, port: 0 });
+      const worker = await startWorker({ config, db, pool: ctx.pool, databaseUrl: ctx.databaseUrl, log, http: true, port: 0 });
       const deadline = Date.now() + DEMO_TIMEOUT_MS;
       let report = (await buildReport(db, created.id))!;
       try {

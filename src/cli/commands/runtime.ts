@@ -26,8 +26,8 @@ export function runtimeCommands(y: Argv<GlobalFlags>): Argv<GlobalFlags> {
       'worker',
       'run every job handler and the HTTP server',
       (a) => a.option('http', { type: 'boolean', default: true, describe: 'run the HTTP server (--no-http: without it)' }),
-      (argv) => withContext(argv, async ({ config, db, log, databaseUrl }) => {
-        const worker = await startWorker({ config, db, databaseUrl, log, http: argv.http, ...(argv.port !== undefined ? { port: argv.port } : {}) });
+      (argv) => withContext(argv, async ({ config, db, pool, log, databaseUrl }) => {
+        const worker = await startWorker({ config, db, pool, databaseUrl, log, http: argv.http, ...(argv.port !== undefined ? { port: argv.port } : {}) });
         const sig = await untilSignal(() => process.exit(1));
         log.info({ signal: sig }, 'signal received');
         await worker.stop();

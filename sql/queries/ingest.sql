@@ -1,0 +1,46 @@
+-- name: ingest_chunk_insert
+-- $1 campaign, $2 seq, $3 first line, $4 bytes. Stored once: a re-sent chunk changes nothing.
+WITH ins AS (
+  INSERT INTO ingest_chunks (campaign_id, seq, first_line, data) VALUES ($1, $2, $3, $4)
+  ON CONFLICT (campaign_id, seq) DO NOTHING
+  RETURNING seq
+)
+UPDATE campaigns SET ingest_chunks = greatest(ingest_chunks, $2 + 1)
+WHERE id = $1 AND ingest_state = 'uploading';
+
+-- name: ingest_upload_finish
+-- uploading -> validating: every chunk of the file is stored.
+UPDATE campaigns SET ingest_state = 'validating'
+WHERE id = $1 AND ingest_state = 'uploading'
+RETURNING id;
+
+-- name: ingest_status
+SELECT ingest_state, ingest_chunks, ingest_next_seq FROM campaigns WHERE id = $1;
+
+-- name: ingest_chunk_get
+SELECT first_line, data FROM ingest_chunks WHERE campaign_id = $1 AND seq = $2;
+
+-- name: ingest_checkpoint_advance
+-- Moves the checkpoint past chunk $2, in the transaction that stored the chunk's rows; a chunk already
+-- past the checkpoint (another process got there first) matches nothing and the transaction rolls back.
+UPDATE campaigns SET ingest_next_seq = $2 + 1
+WHERE id = $1 AND ingest_next_seq = $2
+RETURNING id;
+
+-- name: ingest_resume_state
+-- What earlier runs of this ingest decided, so a resumed ingest goes on exactly where they stopped.
+SELECT count(*)::int AS rows,
+       count(*) FILTER (WHERE outcome = 'accepted')::int AS accepted,
+       count(*) FILTER (WHERE outcome = 'invalid')::int AS invalid,
+       count(*) FILTER (WHERE outcome = 'duplicate')::int AS duplicate,
+       count(*) FILTER (WHERE outcome = 'suppressed')::int AS suppressed
+FROM recipients WHERE campaign_id = $1;
+
+-- name: ingest_accepted_numbers
+SELECT phone_e164 FROM recipients WHERE campaign_id = $1 AND outcome = 'accepted';
+
+-- name: ingest_chunks_delete
+DELETE FROM ingest_chunks WHERE campaign_id = $1;
+
+-- name: campaign_list_ingesting
+SELECT id FROM campaigns WHERE ingest_state = 'validating' ORDER BY created_at;

@@ -1,0 +1,20 @@
+/**
+ * PostgreSQL COPY text format: columns separated by tabs, rows by newlines, NULL as \N, and backslash,
+ * tab, newline and carriage return escaped inside values.
+ */
+const SPECIAL = /[\\\t\n\r]/;
+
+export function copyValue(v: string | null): string {
+  if (v === null) return '\\N';
+  if (!SPECIAL.test(v)) return v;
+  return v.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
+}
+
+export function copyRow(values: Array<string | null>): string {
+  let out = '';
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) out += '\t';
+    out += copyValue(values[i]!);
+  }
+  return out + '\n';
+}

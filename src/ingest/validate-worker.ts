@@ -1,0 +1,23 @@
+import { parentPort } from 'node:worker_threads';
+import { validateChunk, type ChunkContext } from './validate-chunk.ts';
+
+/**
+ * A validation thread: libphonenumber-js does 95k–140k numbers/s on one core, so validation is the
+ * bottleneck of ingest and runs on every core. Messages: { ctx } once, then { id, data, firstLine,
+ * hasHeader } per chunk; the answer is { id, result } or { id, error }.
+ */
+let ctx: ChunkContext | null = null;
+const decoder = new TextDecoder('utf-8');
+
+parentPort!.on('message', (msg: { ctx?: ChunkContext; id?: number; data?: Uint8Array; firstLine?: number; hasHeader?: boolean }) => {
+  if (msg.ctx) {
+    ctx = msg.ctx;
+    return;
+  }
+  try {
+    const result = validateChunk(ctx!, decoder.decode(msg.data!), msg.firstLine!, msg.hasHeader!);
+    parentPort!.postMessage({ id: msg.id, result });
+  } catch (err) {
+    parentPort!.postMessage({ id: msg.id, error: (err as Error).message });
+  }
+});

@@ -1,0 +1,47 @@
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import type { ChunkContext, ChunkResult } from './validate-chunk.ts';
+
+/** A fixed set of validation threads, one per core; chunks go to the least busy one. */
+export class ValidatorPool {
+  private readonly workers: Array<{ worker: Worker; busy: number }> = [];
+  private readonly pending = new Map<number, { resolve: (r: ChunkResult) => void; reject: (e: Error) => void }>();
+  private nextId = 0;
+
+  constructor(ctx: ChunkContext, size = availableParallelism()) {
+    for (let i = 0; i < Math.max(1, size); i++) {
+      const worker = new Worker(new URL('./validate-worker.ts', import.meta.url));
+      worker.postMessage({ ctx });
+      worker.on('message', (msg: { id: number; result?: ChunkResult; error?: string }) => {
+        const p = this.pending.get(msg.id);
+        if (!p) return;
+        this.pending.delete(msg.id);
+        entry.busy--;
+        if (msg.error !== undefined) p.reject(new Error(msg.error));
+        else p.resolve(msg.result!);
+      });
+      worker.on('error', (err) => {
+        for (const p of this.pending.values()) p.reject(err);
+        this.pending.clear();
+      });
+      // A validation thread must never keep the process alive on its own.
+      worker.unref();
+      const entry = { worker, busy: 0 };
+      this.workers.push(entry);
+    }
+  }
+
+  validate(data: Uint8Array, firstLine: number, hasHeader: boolean): Promise<ChunkResult> {
+    const entry = this.workers.reduce((a, b) => (b.busy < a.busy ? b : a));
+    const id = this.nextId++;
+    entry.busy++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      entry.worker.postMessage({ id, data, firstLine, hasHeader });
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+  }
+}
