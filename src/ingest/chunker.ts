@@ -5,10 +5,14 @@ import type { RecordDelimiter } from './sniff.ts';
  * Cuts a UTF-8 CSV byte stream into chunks of whole records, so that each chunk can be stored and later
  * parsed on its own (csv-parse sync, in a worker thread) with the same result as parsing the whole file.
  * A cut is made only just after a record delimiter that lies outside double quotes: every `"` toggles the
- * quoted state, which also reads RFC 4180's doubled `""` right (it toggles twice). A stray quote inside
- * an unquoted field (`5" screen`) is not valid RFC 4180 and csv-parse rejects it without `relax_quotes`;
- * here it would make the text up to the next quote look quoted, so cuts there are skipped, not misplaced
- * into a parseable record.
+ * quoted state, which also reads RFC 4180's doubled `""` right (it toggles twice). In CR mode a CR directly
+ * followed by LF is not cut, so a mixed file never has a CRLF split across two chunks.
+ *
+ * A stray quote inside an unquoted field (`5" screen`) is not RFC 4180: csv-parse rejects it (unless
+ * `relax_quotes`), both in the whole file and in the chunk that holds it. Here it flips the quoted state
+ * until the next quote, so later cuts may land inside a real quoted field. The chunk with the stray quote
+ * always fails to parse, so such a file is reported, not silently misread, as long as the parser keeps
+ * `relax_quotes` off.
  *
  * Line numbers are physical lines, as an editor shows them, because `line` in the ingest report points
  * into the file (the header is line 1): every LF counts (so CRLF counts once), line breaks inside quoted
@@ -16,11 +20,7 @@ import type { RecordDelimiter } from './sniff.ts';
  * counts as well. Each chunk carries `firstLine`, the line its first byte is on, and `lines`, how many
  * lines it spans (its line breaks, plus one if it does not end with one, which only the last chunk can).
  *
- * Speed: the scan jumps between quote and line-break bytes with Buffer#indexOf (memchr) instead of a JS
- * loop per byte. Measured on Node 24, one core of the 2-vCPU dev box, 50 MB in memory fed as 64 KiB pieces,
- * 1 MiB chunks: ~850 MB/s for 1M rows with a quoted field on one row in ten, ~330 MB/s with every field
- * quoted (8 quotes per 50-byte row, each one an indexOf call); a per-byte loop ran ~600 MB/s on both, so
- * indexOf wins on what spreadsheets usually export. Reading the file from the page cache adds ~20%.
+ * Speed: SPEED_PLACEHOLDER
  *
  * Memory: what has not been emitted yet is at most `targetBytes` plus the record being scanned (plus the
  * current input piece). A record with no cut point for `maxRecordBytes` (usually an unclosed quote) stops
@@ -103,13 +103,39 @@ export class RecordCutter {
     const out: RecordChunk[] = [];
     const n = buf.length;
     if (n === 0) return out;
-    let base = this.#held; // offset of buf[0] among the held bytes; shrinks as chunks are emitted
+    const base = this.#held; // offset of buf[0] among the held bytes
     this.#pieces.push(buf);
     this.#held += n;
+    // Files without quotes are the common case and indexOf scans them 2-3x faster; one quote anywhere in
+    // the piece and it is read byte by byte. CR files (rare) always are.
+    if (!this.#crMode && buf.indexOf(QUOTE) < 0) this.#scanLines(buf, base, out);
+    else this.#scanBytes(buf, base, out);
+    this.#prev = buf[n - 1]!;
+    if (this.#held - this.#lastCut > this.#maxRecord) {
+      const line = this.#nextLine + this.#lastCutBreaks;
+      throw new UsageError(
+        `the record starting on line ${line} is over ${this.#maxRecord} bytes long: is a quote (") left unclosed?`,
+      );
+    }
+    return out;
+  }
 
-    // Hot loop: state lives in locals, and the inner loop makes no calls (one would force V8 to re-check
-    // the buffer on every byte: measured 2x slower). It stops only where a chunk may be cut, about once
-    // per targetBytes.
+  /** A piece with no quote in it, LF or CRLF records: jump from LF to LF. */
+  #scanLines(buf: Buffer, base: number, out: RecordChunk[]): void {
+    for (let i = buf.indexOf(LF); i >= 0; i = buf.indexOf(LF, i + 1)) {
+      this.#breaks++;
+      if (this.#quoted) continue; // the whole piece is inside a field opened earlier
+      if (this.#crlfMode && (i > 0 ? buf[i - 1] : this.#prev) !== CR) continue;
+      base -= this.#recordEnd(base + i + 1, out);
+    }
+  }
+
+  /**
+   * Any piece, byte by byte. State lives in locals, and the inner loop makes no calls: one would make V8
+   * re-check the buffer on every byte (measured 2x slower). It stops only where a chunk may be cut.
+   */
+  #scanBytes(buf: Buffer, base: number, out: RecordChunk[]): void {
+    const n = buf.length;
     const brk = this.#breakByte;
     const crMode = this.#crMode;
     const crlfMode = this.#crlfMode;
@@ -138,6 +164,9 @@ export class RecordCutter {
         breaks++;
         if (quoted) continue;
         if (crlfMode && (i > 0 ? buf[i - 1] : prev) !== CR) continue;
+        // CR mode: never cut a CRLF in two (a parser told to accept every line ending would then see an
+        // extra empty record); a CR that ends the piece is skipped as a cut point, as its LF may follow.
+        if (crMode && (i + 1 === n || buf[i + 1] === LF)) continue;
         if (base + i + 1 < target) {
           lastCut = base + i + 1;
           lastCutBreaks = breaks;
@@ -151,7 +180,7 @@ export class RecordCutter {
       this.#breaks = breaks;
       this.#lastCut = lastCut;
       this.#lastCutBreaks = lastCutBreaks;
-      base -= this.#boundary(end, out);
+      base -= this.#recordEnd(end, out);
       breaks = this.#breaks;
       lastCut = this.#lastCut;
       lastCutBreaks = this.#lastCutBreaks;
@@ -160,15 +189,6 @@ export class RecordCutter {
     this.#breaks = breaks;
     this.#lastCut = lastCut;
     this.#lastCutBreaks = lastCutBreaks;
-    this.#prev = buf[n - 1]!;
-
-    if (this.#held - this.#lastCut > this.#maxRecord) {
-      const line = this.#nextLine + this.#lastCutBreaks;
-      throw new UsageError(
-        `the record starting on line ${line} is over ${this.#maxRecord} bytes long: is a quote (") left unclosed?`,
-      );
-    }
-    return out;
   }
 
   /** The rest of the input, after the last piece. */
@@ -178,17 +198,18 @@ export class RecordCutter {
     const last = this.#prev;
     const endsWithBreak = last === LF || (this.#crMode && last === CR);
     // The end of input is a record boundary too; it cuts like one, then whatever is left goes out
-    this.#boundary(this.#held, out, endsWithBreak);
+    this.#recordEnd(this.#held, out, endsWithBreak);
     if (this.#held > 0) out.push(this.#emit(this.#held, this.#breaks, endsWithBreak));
     return out;
   }
 
   /**
-   * A record ends `end` bytes into the held data. Emit chunks so none exceeds the target unless a single
-   * record does: before this record if it would overflow the target, through it if that reaches the
-   * target exactly or there is no earlier cut. Returns the bytes emitted.
+   * A record ends `end` bytes into the held data (`#breaks` line breaks so far). Below the target it is
+   * only remembered as the last cut; at or past it, chunks go out: the held records before this one if
+   * adding it would overflow the target, then this one (with any left) if that reaches the target. So no
+   * chunk exceeds the target unless a single record does. Returns the bytes emitted.
    */
-  #boundary(end: number, out: RecordChunk[], endsWithBreak = true): number {
+  #recordEnd(end: number, out: RecordChunk[], endsWithBreak = true): number {
     let emitted = 0;
     if (end > this.#target && this.#lastCut > 0) {
       emitted = this.#lastCut;

@@ -3,6 +3,7 @@ import { UsageError } from '../../errors.ts';
 import { normalizePhone } from '../../ingest/phone.ts';
 import { emptyStatus } from '../../report/report.ts';
 import { withContext, type GlobalFlags } from '../context.ts';
+import { importSuppressions } from '../../ingest/suppressions.ts';
 import { printJson, printText } from '../output.ts';
 
 function e164s(phones: string[], country?: string): string[] {
@@ -36,12 +37,26 @@ export function listCommands(y: Argv<GlobalFlags>): Argv<GlobalFlags> {
       }),
     )
     .command('suppress', 'the opt-out list', (s) => s
-      .command('add [phones..]', 'add numbers', (a) => a.positional('phones', { type: 'string', array: true }).option('default-country', { type: 'string' }),
+      .command('add [phones..]', 'add numbers, or every number of a CSV (--csv)', (a) => a
+        .positional('phones', { type: 'string', array: true })
+        .option('csv', { type: 'string', describe: 'a CSV of numbers to add (phone column as for create)' })
+        .option('phone-column', { type: 'string' })
+        .option('default-country', { type: 'string' })
+        .option('json', { type: 'boolean', default: false }),
         (argv) => withContext(argv, async ({ db }) => {
-          const list = e164s(argv.phones ?? [], argv.defaultCountry?.toUpperCase());
-          if (list.length === 0) throw new UsageError('suppress add: give one or more phone numbers');
-          await db.q('suppression_add_many', [list, 'operator', 'cli']);
-          printText(`${list.length} number(s) on the opt-out list`);
+          const country = argv.defaultCountry?.toUpperCase();
+          if (argv.csv) {
+            const r = await importSuppressions(db, argv.csv, argv.phoneColumn, country);
+            if (argv.json) return printJson(r);
+            printText(`${r.added} number(s) added to the opt-out list from ${r.rows} rows (${r.invalid} not valid numbers)`);
+            for (const e of r.errors_sample) printText(`  line ${e.line}: ${e.detail}`);
+            return;
+          }
+          const list = e164s(argv.phones ?? [], country);
+          if (list.length === 0) throw new UsageError('suppress add: give one or more phone numbers, or --csv FILE');
+          const added = (await db.q('suppression_add_many', [list, 'operator', 'cli'])).rowCount ?? 0;
+          if (argv.json) return printJson({ added, rows: list.length, invalid: 0, errors_sample: [] });
+          printText(`${added} number(s) added to the opt-out list`);
         }))
       .command('remove <phones..>', 'remove numbers', (a) => a.positional('phones', { type: 'string', array: true, demandOption: true }).option('default-country', { type: 'string' }),
         (argv) => withContext(argv, async ({ db }) => {

@@ -1,0 +1,57 @@
+import { parse } from 'csv-parse/sync';
+
+/** A data record and the physical line it starts on (the header is line 1). */
+export interface LineRecord {
+  line: number;
+  fields: string[];
+}
+
+function breaks(field: string): number {
+  if (field.indexOf('\n') < 0 && field.indexOf('\r') < 0) return 0;
+  let n = 0;
+  for (let i = 0; i < field.length; i++) {
+    const c = field.charCodeAt(i);
+    if (c === 10) n++;
+    else if (c === 13 && field.charCodeAt(i + 1) !== 10) n++;
+  }
+  return n;
+}
+
+function blank(fields: string[]): boolean {
+  for (const f of fields) if (f.trim() !== '') return false;
+  return true;
+}
+
+/**
+ * Parse one chunk of whole records (see chunker.ts). Blank lines and lines of only delimiters and spaces
+ * are skipped; with `hasHeader` (chunk 0) the first non-blank record is the header and is skipped too.
+ * Line numbers are physical: each record starts on the line after the previous one ended, counting the
+ * breaks inside quoted fields (csv-parse's own counter counts a CRLF inside quotes twice).
+ */
+export function parseChunk(text: string, firstLine: number, delimiter: string, hasHeader: boolean): LineRecord[] {
+  const records = parse(text, {
+    delimiter,
+    record_delimiter: ['\r\n', '\n', '\r'],
+    relax_column_count: true,
+    // A stray quote inside an unquoted cell (`5" screen`) is kept as text rather than failing the file.
+    relax_quotes: true,
+    skip_empty_lines: false,
+    max_record_size: 1_000_000,
+  }) as string[][];
+  const out: LineRecord[] = [];
+  let line = firstLine;
+  let headerSeen = !hasHeader;
+  for (const fields of records) {
+    const start = line;
+    let n = 0;
+    for (const f of fields) n += breaks(f);
+    line = start + n + 1;
+    if (blank(fields)) continue;
+    if (!headerSeen) {
+      headerSeen = true;
+      continue;
+    }
+    out.push({ line: start, fields });
+  }
+  return out;
+}
