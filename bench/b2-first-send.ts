@@ -1,6 +1,6 @@
 import { startFakeCloud, type FakeCloud } from '../test/helpers/fake-cloud.ts';
 import {
-  exitText, figure, fmt, fmtRows, lastLines, now, runCli, spawnCli, waitFor,
+  exitText, exitWithin, figure, fmt, fmtRows, lastLines, now, runCli, spawnCli, waitFor,
   type BenchContext, type Benchmark, type Figure, type Proc,
 } from './lib.ts';
 
@@ -84,7 +84,7 @@ export const b2: Benchmark = {
       // Baseline: a one-row CSV.
       ctx.log('B2: first send with a 1-row CSV');
       const base = await timeToFirstSend(ctx, fake, w, env, 'b2-baseline', one.path, 60_000);
-      const baseExit = await Promise.race([base.create.exited, new Promise<null>((r) => setTimeout(() => r(null), 60_000))]) ?? await base.create.stop();
+      const baseExit = await exitWithin(base.create, 60_000) ?? await base.create.stop();
       details.baseline = { first_send_s: base.firstS, create_wall_s: baseExit.wallS, create_exit: baseExit.code };
 
       // Measured: the big CSV.
@@ -92,7 +92,7 @@ export const b2: Benchmark = {
       const big = await timeToFirstSend(ctx, fake, w, env, 'b2', path, ctx.timeoutMs);
       const c = big.create;
       const remaining = Math.max(c.startedAt + CREATE_LIMIT_MS - now(), 5_000);
-      let createExit = await Promise.race([c.exited, new Promise<null>((r) => setTimeout(() => r(null), remaining))]);
+      let createExit = await exitWithin(c, remaining);
       const createStopped = createExit === null;
       if (createExit === null) {
         ctx.log(`B2: create still running ${fmt((now() - c.startedAt) / 1000, 0)} s after spawn and after the first send; stopping it`);

@@ -438,6 +438,16 @@ export class RssSampler {
   }
 }
 
+/** The process's exit, or null when it is still running after `ms` (the timer never outlives the wait). */
+export async function exitWithin(proc: Proc, ms: number): Promise<ExitInfo | null> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([proc.exited, new Promise<null>((r) => { timer = setTimeout(() => r(null), ms); })]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Run to completion (bounded by opts.timeoutMs); throws with the stderr tail when it fails. */
 export async function runCli(name: string, args: string[], opts: SpawnOptions): Promise<{ proc: Proc; exit: ExitInfo }> {
   const proc = spawnCli(name, args, { captureStdout: true, ...opts });

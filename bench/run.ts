@@ -90,6 +90,7 @@ async function main(): Promise<number> {
   let current: FreshDb | null = null;
   const tmpDir = makeTmpDir();
 
+  let interrupted = false;
   let cleaning: Promise<void> | null = null;
   const cleanup = () => (cleaning ??= (async () => {
     await Promise.all(liveProcs().map((p) => p.stop(5_000)));
@@ -100,7 +101,8 @@ async function main(): Promise<number> {
   })());
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
-      log(`${sig}: stopping child processes and cleaning up`);
+      interrupted = true;
+      log(`${sig}: stopping child processes and cleaning up; no results written`);
       const force = setTimeout(() => process.exit(130), 20_000);
       force.unref();
       void cleanup().finally(() => process.exit(130));
@@ -133,6 +135,7 @@ async function main(): Promise<number> {
         await current?.drop().catch((err: Error) => log(`could not drop database ${current?.name}: ${err.message}`));
         current = null;
       }
+      if (interrupted) return 130;
       if (!result.ok) result.lines.push(`${bench.id} ERROR: ${result.error}`);
       results.push(result);
       for (const l of result.lines) process.stdout.write(l + '\n');

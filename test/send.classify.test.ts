@@ -107,6 +107,33 @@ test('pause reasons name the code and title', () => {
   assert.deepEqual(classifyOutcome(error(null, 403, 'quota exceeded')), { action: 'pause', reason: 'provider answered HTTP 403: quota exceeded' });
 });
 
+test('Verihubs HTTP answers (the adapter codes them verihubs_…)', async (t) => {
+  const cases: Array<[code: string, http: number, want: SendAction | RegExp]> = [
+    ['verihubs_http_429', 429, throughput],
+    ['verihubs_http_403', 403, /^Verihubs quota exhausted \(HTTP 403, verihubs_http_403\): Title$/],
+    ['verihubs_http_409', 409, { action: 'fail', suppress: true }],
+    ['verihubs_http_401', 401, /^Verihubs refused the App-ID\/API-Key, check WA_APP_ID and WA_API_KEY/],
+    ['verihubs_http_400', 400, fail],
+    ['verihubs_http_500', 500, retry],
+    // A code of Verihubs' own keeps the status's Verihubs meaning, and is never read as a Meta code.
+    ['verihubs_4', 409, { action: 'fail', suppress: true }],
+    ['verihubs_10', 403, /^Verihubs quota exhausted/],
+  ];
+  for (const [code, http, want] of cases) {
+    await t.test(`${code}, HTTP ${http}`, () => {
+      const got = classifyOutcome(error(code, http));
+      if (want instanceof RegExp) {
+        assert.equal(got.action, 'pause');
+        assert.match(got.action === 'pause' ? got.reason : '', want);
+      } else {
+        assert.deepEqual(got, want);
+      }
+    });
+  }
+  // Another provider's bare 409 is not a blocked number: no suppression.
+  assert.deepEqual(classifyOutcome(error(null, 409)), fail);
+});
+
 test('accepted and network outcomes', () => {
   assert.deepEqual(classifyOutcome({ kind: 'accepted', messageId: 'wamid.1', httpStatus: 200 }), { action: 'accepted' });
   assert.deepEqual(classifyOutcome({ kind: 'network', phase: 'before_write', message: 'ECONNREFUSED' }), retry);

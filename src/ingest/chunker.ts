@@ -74,7 +74,7 @@ export class RecordCutter {
   readonly #maxRecord: number;
   readonly #crMode: boolean;
   readonly #crlfMode: boolean;
-  /** Bytes break lines and end records: LF, or CR in CR mode. */
+  /** The byte that ends records (outside quotes) and lines: LF, or CR in CR mode. */
   readonly #breakByte: number;
 
   // Bytes not yet emitted: #pieces[#head..], #held bytes in all.
@@ -83,7 +83,8 @@ export class RecordCutter {
   #held = 0;
 
   #quoted = false;
-  #prev = -1; // the byte before the current piece, to see a CRLF or CR LF split across pieces
+  #prev = -1; // the byte before the current piece, to see a CRLF split across pieces
+  #crPending = false; // CR mode: the last piece ended with a CR outside quotes, a cut unless an LF follows
   #breaks = 0; // line breaks among the held bytes scanned so far
   #lastCut = 0; // held bytes up to the last record boundary (0: none yet)
   #lastCutBreaks = 0; // line breaks before #lastCut
@@ -103,9 +104,13 @@ export class RecordCutter {
     const out: RecordChunk[] = [];
     const n = buf.length;
     if (n === 0) return out;
-    const base = this.#held; // offset of buf[0] among the held bytes
+    let base = this.#held; // offset of buf[0] among the held bytes
     this.#pieces.push(buf);
     this.#held += n;
+    if (this.#crPending) {
+      this.#crPending = false;
+      if (buf[0] !== LF) base -= this.#recordEnd(base, out);
+    }
     // Files without quotes are the common case and indexOf scans them 2-3x faster; one quote anywhere in
     // the piece and it is read byte by byte. CR files (rare) always are.
     if (!this.#crMode && buf.indexOf(QUOTE) < 0) this.#scanLines(buf, base, out);
@@ -164,9 +169,15 @@ export class RecordCutter {
         breaks++;
         if (quoted) continue;
         if (crlfMode && (i > 0 ? buf[i - 1] : prev) !== CR) continue;
-        // CR mode: never cut a CRLF in two (a parser told to accept every line ending would then see an
-        // extra empty record); a CR that ends the piece is skipped as a cut point, as its LF may follow.
-        if (crMode && (i + 1 === n || buf[i + 1] === LF)) continue;
+        if (crMode) {
+          // Never cut a CRLF in two: a parser told to accept every line ending would see an extra empty
+          // record. Whether a CR that ends the piece is a cut is decided by the next piece's first byte.
+          if (i + 1 === n) {
+            this.#crPending = true;
+            continue;
+          }
+          if (buf[i + 1] === LF) continue;
+        }
         if (base + i + 1 < target) {
           lastCut = base + i + 1;
           lastCutBreaks = breaks;

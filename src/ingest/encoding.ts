@@ -107,13 +107,26 @@ function incompleteTailStart(buf: Buffer): number {
 /**
  * A Transform that skips `bom` bytes and emits the rest as UTF-8 Buffers. UTF-8 passes through untouched
  * (detectEncoding has already checked it); the others go through iconv-lite's streaming decoder, which
- * keeps a split UTF-16 code unit or surrogate pair for the next piece. iconv-lite's 'win1252' maps
- * 0x80–0x9F to “ ” – € …, which 'latin1' would turn into C1 control characters; the five bytes Windows-1252
- * leaves undefined (0x81 0x8D 0x8F 0x90 0x9D) become U+FFFD.
+ * keeps a split UTF-16 code unit for the next piece. It does not keep a split surrogate pair: a piece can
+ * decode to a string ending in a high surrogate, which on its own would become U+FFFD in UTF-8 (the tests
+ * caught this with emoji read a byte at a time), so that one code unit waits for the next piece here.
+ * iconv-lite's 'win1252' maps 0x80–0x9F to “ ” – € …, which 'latin1' would turn into C1 control
+ * characters; the five bytes Windows-1252 leaves undefined (0x81 0x8D 0x8F 0x90 0x9D) become U+FFFD.
  */
 export function decodeStream(encoding: TextEncoding, bom: number): Transform {
   let skip = bom;
   const decoder = encoding === 'utf8' ? null : iconv.getDecoder(encoding, { stripBOM: false });
+  let high = ''; // a high surrogate held back from the previous piece
+  const utf8 = (text: string, final: boolean): Buffer | undefined => {
+    text = high + text;
+    high = '';
+    const last = text.charCodeAt(text.length - 1);
+    if (!final && last >= 0xd800 && last <= 0xdbff) {
+      high = text.slice(-1);
+      text = text.slice(0, -1);
+    }
+    return text ? Buffer.from(text, 'utf8') : undefined;
+  };
   return new Transform({
     transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback) {
       if (skip > 0) {
@@ -123,12 +136,10 @@ export function decodeStream(encoding: TextEncoding, bom: number): Transform {
         if (chunk.length === 0) return done();
       }
       if (!decoder) return done(null, chunk);
-      const text = decoder.write(chunk);
-      done(null, text ? Buffer.from(text, 'utf8') : undefined);
+      done(null, utf8(decoder.write(chunk), false));
     },
     flush(done: TransformCallback) {
-      const text = decoder?.end();
-      done(null, text ? Buffer.from(text, 'utf8') : undefined);
+      done(null, decoder ? utf8(decoder.end() ?? '', true) : undefined);
     },
   });
 }

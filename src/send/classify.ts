@@ -110,6 +110,19 @@ function ruleForHttp(status: number): Rule | 'ambiguous' {
   return fail;
 }
 
+/**
+ * Verihubs answers with HTTP statuses only; its adapter writes them (and any code of its own) as
+ * `verihubs_…` codes, which is how its statuses are told apart from other providers' here. A rule only
+ * where Verihubs gives a status a meaning of its own (429, 401 and 403 already retry or pause by status;
+ * pauseReason words 401 and 403 for Verihubs).
+ */
+const VERIHUBS_CODE = /^verihubs_/;
+function ruleForVerihubs(status: number): Rule | undefined {
+  // 409: the msisdn is blocked; sending to it again can never work.
+  if (status === 409) return { action: 'fail', suppress: true };
+  return undefined;
+}
+
 export function classifyOutcome(o: SendOutcome): SendAction {
   if (o.kind === 'accepted') return { action: 'accepted' };
   if (o.kind === 'network') {
@@ -119,7 +132,8 @@ export function classifyOutcome(o: SendOutcome): SendAction {
 
   const code = o.code !== null && /^\d+$/.test(o.code.trim()) ? Number(o.code.trim()) : null;
   const byCode = code !== null ? ruleForCode(code) : undefined;
-  const rule = byCode ?? ruleForHttp(o.httpStatus);
+  const verihubs = o.code !== null && VERIHUBS_CODE.test(o.code);
+  const rule = byCode ?? (verihubs ? ruleForVerihubs(o.httpStatus) : undefined) ?? ruleForHttp(o.httpStatus);
   if (rule === 'ambiguous') return { action: 'ambiguous' };
   switch (rule.action) {
     case 'pause':
@@ -133,6 +147,10 @@ export function classifyOutcome(o: SendOutcome): SendAction {
 
 function pauseReason(o: Extract<SendOutcome, { kind: 'error' }>, byCode: boolean): string {
   const title = o.title ? `: ${o.title}` : '';
+  if (o.code !== null && VERIHUBS_CODE.test(o.code)) {
+    if (o.httpStatus === 403) return `Verihubs quota exhausted (HTTP 403, ${o.code})${title}`;
+    if (o.httpStatus === 401) return `Verihubs refused the App-ID/API-Key, check WA_APP_ID and WA_API_KEY (HTTP 401, ${o.code})${title}`;
+  }
   if (byCode) return `provider error ${o.code?.trim()}${title} (HTTP ${o.httpStatus})`;
   const code = o.code ? `, error ${o.code}` : '';
   return `provider answered HTTP ${o.httpStatus}${code}${title}`;
