@@ -91,7 +91,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
     if (!ch) {
       const def = config.channels.find((c) => c.name === name);
       if (!def) throw new Error(`channel ${name} is not configured in this worker`);
-      ch = { client: createClient(def, sandbox ?? undefined), limiter: new RateLimiter(def.rateLimitRps) };
+      ch = { client: createClient(def, sandbox ?? undefined, config.publicUrl ? { publicUrl: config.publicUrl } : {}), limiter: new RateLimiter(def.rateLimitRps) };
       channels.set(name, ch);
     }
     return ch;

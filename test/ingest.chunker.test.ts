@@ -185,6 +185,16 @@ test('an unclosed quote stops with a UsageError naming the line where its record
   );
 });
 
+test('a stray quote in an unquoted field: the chunk holding it fails to parse, as the whole file does', async () => {
+  const input = 'sku,desc\n1,5" screen\n2,plain\n3,"two\nlines"\n4,end\n';
+  const opts = { record_delimiter: '\n' as const };
+  assert.throws(() => parse(input, opts), { code: 'INVALID_OPENING_QUOTE' });
+  const cs = await chunks(input, '\n', 1, 3);
+  const holder = cs.find((c) => c.data.includes('5"'))!;
+  assert.throws(() => parse(holder.data, opts), { code: 'INVALID_OPENING_QUOTE' });
+  assert.equal(Buffer.concat(cs.map((c) => c.data)).toString(), input);
+});
+
 test('memory stays bounded: chunks go out while the source is still being read', async () => {
   const row = '+6281234567890,"Ann\nSmith",A1\n';
   const input = Buffer.from('phone,name,order\n' + row.repeat(2000));

@@ -134,20 +134,7 @@ test('a delimiter-only or spaces-only line before the header is skipped, not fat
   }
 });
 
-test('delimiters and encodings spreadsheets export: semicolon, tab, pipe, Windows-1252, UTF-16', async () => {
-  const cases: Array<[string, string | Buffer, string]> = [
-    ['semicolon', 'phone;name;order\n+6281234567890;Ann, Jr.;A1\n', 'Ann, Jr.'],
-    ['tab', 'phone\tname\torder\n+6281234567890\tAnn\tA1\n', 'Ann'],
-    ['pipe', 'phone|name|order\n+6281234567890|Ann|A1\n', 'Ann'],
-    ['windows-1252', Buffer.from('phone,name,order\r\n+6281234567890,Jos\xe9,A1\r\n', 'latin1'), 'José'],
-    ['utf-16le', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('phone,name,order\r\n+6281234567890,Zoë,A1\r\n', 'utf16le')]), 'Zoë'],
-  ];
-  for (const [label, content, name] of cases) {
-    const r = await create(write(content));
-    const got = (await t.db.raw('SELECT line, outcome::text, params FROM recipients WHERE campaign_id = $1', [r.id])).rows;
-    assert.deepEqual(got, [{ line: 2, outcome: 'accepted', params: { 'body.1': name, 'body.2': 'A1' } }], label);
-  }
-});
+// Encodings (UTF-16, Windows-1252) and delimiters (; tab |) are covered by test/ingest.formats.test.ts.
 
 test('binary, empty, missing, blank-only and header-only files are usage errors and leave no campaign', async () => {
   const before = (await t.db.raw('SELECT count(*)::int AS n FROM campaigns')).rows[0].n;

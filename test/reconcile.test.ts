@@ -18,6 +18,7 @@ async function campaignInsert(db: Db, values: unknown[]): Promise<any> {
   const n = Math.max(0, ...[...sql('campaign_insert').matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
   return (await db.q('campaign_insert', [...values, ...Array(Math.max(0, n - values.length)).fill(null)])).rows[0];
 }
+
 let campaignId: string;
 before(async () => {
   t = await createTestDb('reconcile');

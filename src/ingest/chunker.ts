@@ -8,11 +8,11 @@ import type { RecordDelimiter } from './sniff.ts';
  * quoted state, which also reads RFC 4180's doubled `""` right (it toggles twice). In CR mode a CR directly
  * followed by LF is not cut, so a mixed file never has a CRLF split across two chunks.
  *
- * A stray quote inside an unquoted field (`5" screen`) is not RFC 4180: csv-parse rejects it (unless
- * `relax_quotes`), both in the whole file and in the chunk that holds it. Here it flips the quoted state
- * until the next quote, so later cuts may land inside a real quoted field. The chunk with the stray quote
- * always fails to parse, so such a file is reported, not silently misread, as long as the parser keeps
- * `relax_quotes` off.
+ * A stray quote inside an unquoted field (`5" screen`) is not RFC 4180: csv-parse rejects it with
+ * INVALID_OPENING_QUOTE (unless `relax_quotes`), both in the whole file and in the chunk that holds it.
+ * Here it flips the quoted state until the next quote, so later cuts may land inside a real quoted field.
+ * The chunk with the stray quote always fails to parse, so such a file is reported, not silently misread,
+ * as long as the parser keeps `relax_quotes` off and a parse error fails the chunk, not just one row.
  *
  * Line numbers are physical lines, as an editor shows them, because `line` in the ingest report points
  * into the file (the header is line 1): every LF counts (so CRLF counts once), line breaks inside quoted
@@ -20,7 +20,17 @@ import type { RecordDelimiter } from './sniff.ts';
  * counts as well. Each chunk carries `firstLine`, the line its first byte is on, and `lines`, how many
  * lines it spans (its line breaks, plus one if it does not end with one, which only the last chunk can).
  *
- * Speed: SPEED_PLACEHOLDER
+ * Speed, measured on Node 24 on the 2-vCPU dev box while other jobs ran (so best of 9 runs, median in
+ * brackets), 50 MB generated in memory, fed as 64 KiB pieces, 1 MiB chunks:
+ *   - no quote in the file: 1.0–1.4 GB/s [0.5–1.0 GB/s]: a quote-free piece is scanned from LF to LF with
+ *     Buffer#indexOf (memchr);
+ *   - one row in ten quoted, with an embedded newline: ~500 MB/s [250–440 MB/s];
+ *   - every field quoted (8 quotes per 46-byte row): ~500 MB/s [380–450 MB/s];
+ *   - CRLF: the same within noise; CR files are always read byte by byte: 400–540 MB/s.
+ * From a page-cached file via createReadStream: 5–20% less.
+ * A piece holding any quote is read byte by byte: jumping between quotes with indexOf as well measured
+ * about the same with one quoted row in ten (470–590 MB/s) but 150–190 MB/s with every field quoted, as
+ * each of its 9M quotes costs a native call; the byte loop stays near 1 ns per byte whatever the quoting.
  *
  * Memory: what has not been emitted yet is at most `targetBytes` plus the record being scanned (plus the
  * current input piece). A record with no cut point for `maxRecordBytes` (usually an unclosed quote) stops
@@ -39,7 +49,7 @@ export interface RecordChunk {
 }
 
 export interface ChunkOptions {
-  /** Chunks are cut at the last record boundary at or before this size; a larger record is a chunk of its own. */
+  /** Cut at the last record end at or before this size (default 1 MiB); a larger record is a chunk alone. */
   targetBytes?: number;
   recordDelimiter: RecordDelimiter;
   /** Give up when one record (or an unclosed quote) grows past this. */

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import type { ChunkContext, ChunkResult } from './validate-chunk.ts';
 
-const WORKER_HEAP_MB = 96;
+const WORKER_HEAP_MB = 40;
 
 /** A fixed set of validation threads, one per core; chunks go to the least busy one. */
 export class ValidatorPool {
@@ -15,7 +15,7 @@ export class ValidatorPool {
       // A small heap: a thread holds one chunk at a time, and without a limit V8 lets garbage pile up to
       // hundreds of MB before collecting (measured: 551 MB peak RSS for 150k rows with no limits).
       const worker = new Worker(new URL('./validate-worker.ts', import.meta.url), {
-        resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB, maxYoungGenerationSizeMb: 32 },
+        resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB, maxYoungGenerationSizeMb: 12 },
       });
       worker.postMessage({ ctx });
       worker.on('message', (msg: { id: number; result?: ChunkResult; error?: string }) => {

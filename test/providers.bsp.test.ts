@@ -1,0 +1,173 @@
+/**
+ * The Cloud-compatible BSP adapter against a local fake: the path with the phone number id and the BSP
+ * key, the bearer token, the Cloud body (checked against Meta's OpenAPI file), the answers, and that
+ * neither secret leaks into an outcome.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { createBspClient } from '../src/providers/bsp.ts';
+import { createClient } from '../src/providers/registry.ts';
+import type { Channel } from '../src/config.ts';
+import type { SendRequest } from '../src/providers/types.ts';
+import { loadCloudSendValidator, schemaErrors } from './helpers/openapi.ts';
+
+const TOKEN = 'bsp-bearer-token-123';
+const BSP_KEY = 'bspkey-987654';
+
+// A named template with a text header: parameter_name must reach the BSP as it reaches Meta.
+const request: SendRequest = {
+  to: '+6281234567890',
+  template: {
+    name: 'promo',
+    language: 'en',
+    category: 'marketing',
+    body: 'Hi {{first_name}}, use {{code}}.',
+    headerText: 'News for {{city}}',
+    headerFormat: 'text',
+    urlButton: false,
+    parameterFormat: 'named',
+    slots: ['header.1', 'body.first_name', 'body.code'],
+  },
+  params: { 'header.1': 'Bandung', 'body.first_name': 'Sari', 'body.code': 'X1' },
+};
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+let handler: (seen: Seen, res: http.ServerResponse) => void = (_s, res) => res.end();
+const seen: Seen[] = [];
+const server = http.createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const s = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() };
+    seen.push(s);
+    handler(s, res);
+  });
+});
+await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+const client = createBspClient({ baseUrl: `${base}/`, phoneNumberId: '1234567890', accessToken: TOKEN, bspKey: BSP_KEY, timeoutMs: 300 });
+const validate = loadCloudSendValidator();
+
+after(async () => {
+  await client.close?.();
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+function json(res: http.ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+test('posts the Cloud template message to /api/v1.0/{phoneNumberId}/{bspKey}/messages with the bearer token', async () => {
+  seen.length = 0;
+  handler = (_s, res) =>
+    json(res, 200, {
+      messaging_product: 'whatsapp',
+      contacts: [{ input: '6281234567890', wa_id: '6281234567890' }],
+      messages: [{ id: 'wamid.BSP' }],
+    });
+  assert.deepEqual(await client.send(request), { kind: 'accepted', messageId: 'wamid.BSP', httpStatus: 200 });
+  const s = seen[0]!;
+  assert.equal(s.method, 'POST');
+  assert.equal(s.url, `/api/v1.0/1234567890/${BSP_KEY}/messages`);
+  assert.equal(s.headers.authorization, `Bearer ${TOKEN}`);
+  assert.match(String(s.headers['content-type']), /^application\/json/);
+  const body = JSON.parse(s.body);
+  assert.deepEqual(body, {
+    messaging_product: 'whatsapp',
+    recipient_type: 'individual',
+    to: '6281234567890',
+    type: 'template',
+    template: {
+      name: 'promo',
+      language: { code: 'en', policy: 'deterministic' },
+      components: [
+        { type: 'header', parameters: [{ type: 'text', text: 'Bandung', parameter_name: 'city' }] },
+        {
+          type: 'body',
+          parameters: [
+            { type: 'text', text: 'Sari', parameter_name: 'first_name' },
+            { type: 'text', text: 'X1', parameter_name: 'code' },
+          ],
+        },
+      ],
+    },
+  });
+  assert.ok(validate(body), schemaErrors(validate));
+});
+
+test('a Cloud error body becomes code/title/details', async () => {
+  handler = (_s, res) =>
+    json(res, 429, { error: { message: '(#130429) Rate limit hit', type: 'OAuthException', code: 130429, error_data: { details: 'slow down' } } });
+  assert.deepEqual(await client.send(request), {
+    kind: 'error',
+    httpStatus: 429,
+    code: '130429',
+    title: '(#130429) Rate limit hit',
+    details: 'slow down',
+  });
+});
+
+test('neither the token nor the BSP key appears in an outcome, even when the BSP echoes them', async () => {
+  handler = (s, res) =>
+    json(res, 401, {
+      error: {
+        message: `Invalid ${String(s.headers.authorization)} for ${s.url}`,
+        code: 190,
+        error_data: { details: `key ${BSP_KEY}, token ${TOKEN}` },
+      },
+    });
+  const outcome = await client.send(request);
+  assert.ok(outcome.kind === 'error');
+  assert.equal(outcome.code, '190');
+  const text = JSON.stringify(outcome);
+  assert.ok(!text.includes(TOKEN), text);
+  assert.ok(!text.includes(BSP_KEY), text);
+  assert.match(text, /\[redacted\]/);
+});
+
+test('connection refused is before_write; no answer after the body is after_write', async () => {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const refused = createBspClient({ baseUrl: `http://127.0.0.1:${port}`, phoneNumberId: '1', accessToken: TOKEN, bspKey: BSP_KEY });
+  const early = await refused.send(request);
+  await refused.close?.();
+  assert.ok(early.kind === 'network', JSON.stringify(early));
+  assert.equal(early.phase, 'before_write');
+  assert.ok(!early.message.includes(BSP_KEY));
+
+  handler = () => {
+    /* never answer */
+  };
+  const late = await client.send(request);
+  assert.ok(late.kind === 'network', JSON.stringify(late));
+  assert.equal(late.phase, 'after_write');
+});
+
+test('the registry builds it from the channel: baseUrl, phoneNumberId, accessToken, bspKey', async () => {
+  const channel: Channel = {
+    name: 'b', provider: 'bsp', baseUrl: base, phoneNumberId: '555', accessToken: TOKEN, bspKey: BSP_KEY, rateLimitRps: 50,
+  };
+  const viaRegistry = createClient(channel);
+  assert.equal(viaRegistry.provider, 'bsp');
+  seen.length = 0;
+  handler = (_s, res) => json(res, 200, { messages: [{ id: 'wamid.REG' }] });
+  assert.deepEqual(await viaRegistry.send(request), { kind: 'accepted', messageId: 'wamid.REG', httpStatus: 200 });
+  await viaRegistry.close?.();
+  assert.equal(seen[0]!.url, `/api/v1.0/555/${BSP_KEY}/messages`);
+  assert.equal(seen[0]!.headers.authorization, `Bearer ${TOKEN}`);
+  const { bspKey: _missing, ...withoutKey } = channel;
+  assert.throws(() => createClient(withoutKey), /bsp needs bspKey/);
+});

@@ -1,0 +1,160 @@
+/**
+ * The 360dialog On-Premise adapter against a local fake: the legacy body (no messaging_product, the
+ * template namespace, the language policy), the D360-API-KEY header, and the On-Premise answers.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { createOnPremClient } from '../src/providers/onprem.ts';
+import { createClient } from '../src/providers/registry.ts';
+import type { Channel } from '../src/config.ts';
+import type { SendRequest } from '../src/providers/types.ts';
+
+const API_KEY = 'onprem-secret-key-42';
+const NAMESPACE = 'c8ae5f90_307a_ca4c_b8f6_d1e2a2573574';
+
+const request: SendRequest = {
+  to: '+6281234567890',
+  template: {
+    name: 'order_update',
+    language: 'id',
+    category: 'utility',
+    body: 'Hi {{1}}, order {{2}} is on its way.',
+    headerText: 'Order {{1}}',
+    headerFormat: 'text',
+    urlButton: true,
+    parameterFormat: 'positional',
+    slots: ['header.1', 'body.1', 'body.2', 'button.0'],
+  },
+  params: { 'header.1': 'ORD-17', 'body.1': 'Budi', 'body.2': 'ORD-17', 'button.0': 'track/17' },
+};
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+let handler: (seen: Seen, res: http.ServerResponse) => void = (_s, res) => res.end();
+const seen: Seen[] = [];
+const server = http.createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const s = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() };
+    seen.push(s);
+    handler(s, res);
+  });
+});
+await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+const client = createOnPremClient({ baseUrl: base, accessToken: API_KEY, namespace: NAMESPACE, timeoutMs: 300 });
+
+after(async () => {
+  await client.close?.();
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+function json(res: http.ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+test('posts the On-Premise body to /messages with D360-API-KEY: namespace, no messaging_product', async () => {
+  seen.length = 0;
+  handler = (_s, res) => json(res, 201, { messages: [{ id: 'gBEGkYiEB1VXAglK1ZEqA1YKPrU' }], meta: { api_status: 'stable' } });
+  assert.deepEqual(await client.send(request), { kind: 'accepted', messageId: 'gBEGkYiEB1VXAglK1ZEqA1YKPrU', httpStatus: 201 });
+  const s = seen[0]!;
+  assert.equal(s.method, 'POST');
+  assert.equal(s.url, '/v1/messages');
+  assert.equal(s.headers['d360-api-key'], API_KEY);
+  assert.equal(s.headers.authorization, undefined);
+  const body = JSON.parse(s.body);
+  assert.equal('messaging_product' in body, false);
+  assert.equal('recipient_type' in body, false);
+  assert.equal(body.template.namespace, NAMESPACE);
+  assert.deepEqual(body, {
+    to: '6281234567890',
+    type: 'template',
+    template: {
+      namespace: NAMESPACE,
+      name: 'order_update',
+      language: { policy: 'deterministic', code: 'id' },
+      components: [
+        { type: 'header', parameters: [{ type: 'text', text: 'ORD-17' }] },
+        { type: 'body', parameters: [{ type: 'text', text: 'Budi' }, { type: 'text', text: 'ORD-17' }] },
+        { type: 'button', sub_type: 'url', index: '0', parameters: [{ type: 'text', text: 'track/17' }] },
+      ],
+    },
+  });
+});
+
+test('an On-Premise errors[] answer becomes code/title/details', async () => {
+  handler = (_s, res) =>
+    json(res, 404, {
+      meta: { api_status: 'stable' },
+      errors: [{ code: 1006, title: 'Resource not found', details: 'unknown contact' }],
+    });
+  assert.deepEqual(await client.send(request), {
+    kind: 'error',
+    httpStatus: 404,
+    code: '1006',
+    title: 'Resource not found',
+    details: 'unknown contact',
+  });
+});
+
+test('an answer without messages or errors is an error with code null; the key is never echoed', async () => {
+  handler = (s, res) => {
+    res.writeHead(502, { 'content-type': 'text/plain' });
+    res.end(`bad gateway for key ${String(s.headers['d360-api-key'])}`);
+  };
+  const outcome = await client.send(request);
+  assert.ok(outcome.kind === 'error');
+  assert.equal(outcome.httpStatus, 502);
+  assert.equal(outcome.code, null);
+  assert.ok(!JSON.stringify(outcome).includes(API_KEY));
+
+  handler = (_s, res) => json(res, 200, { messages: [] });
+  const noId = await client.send(request);
+  assert.ok(noId.kind === 'error');
+  assert.equal(noId.code, null);
+});
+
+test('connection refused is before_write; no answer after the body is after_write', async () => {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const refused = createOnPremClient({ baseUrl: `http://127.0.0.1:${port}/v1`, accessToken: API_KEY, namespace: NAMESPACE });
+  const early = await refused.send(request);
+  await refused.close?.();
+  assert.ok(early.kind === 'network', JSON.stringify(early));
+  assert.equal(early.phase, 'before_write');
+
+  handler = () => {
+    /* never answer */
+  };
+  const late = await client.send(request);
+  assert.ok(late.kind === 'network', JSON.stringify(late));
+  assert.equal(late.phase, 'after_write');
+});
+
+test('the registry builds it from the channel: baseUrl, accessToken, templateNamespace', async () => {
+  const channel: Channel = {
+    name: 'o', provider: '360dialog-onprem', baseUrl: base, accessToken: API_KEY, templateNamespace: 'ns_from_channel', rateLimitRps: 50,
+  };
+  const viaRegistry = createClient(channel);
+  assert.equal(viaRegistry.provider, '360dialog-onprem');
+  seen.length = 0;
+  handler = (_s, res) => json(res, 201, { messages: [{ id: 'gBEGREG' }] });
+  assert.deepEqual(await viaRegistry.send(request), { kind: 'accepted', messageId: 'gBEGREG', httpStatus: 201 });
+  await viaRegistry.close?.();
+  assert.equal(seen[0]!.url, '/v1/messages');
+  assert.equal(seen[0]!.headers['d360-api-key'], API_KEY);
+  assert.equal(JSON.parse(seen[0]!.body).template.namespace, 'ns_from_channel');
+});
