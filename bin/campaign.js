@@ -6,5 +6,11 @@ if (major < 24) {
   process.stderr.write(`campaign: needs Node 24 or newer (this is ${process.version}); run it through npx (npx --no campaign ...) after npm ci\n`);
   process.exit(2);
 }
+// Heap flags only work on the command line: the process replaces itself once (same pid, so signals and
+// exit codes are untouched). See src/heap.ts for why and what was measured.
+if (!process.execArgv.some((a) => a.startsWith('--max-semi-space-size'))) {
+  const { HEAP_FLAGS } = await import('../src/heap.ts');
+  process.execve(process.execPath, [process.execPath, ...HEAP_FLAGS, ...process.execArgv, ...process.argv.slice(1)], process.env);
+}
 const { main } = await import('../src/cli/main.ts');
 await main();

@@ -38,11 +38,13 @@ WITH picked AS (
 )
 UPDATE recipients r SET
   status = CASE WHEN recipient_status_rank(a.top) > recipient_status_rank(r.status) THEN a.top ELSE r.status END,
-  sent_at = coalesce(r.sent_at, a.sent_at, a.delivered_at, a.read_at),
-  delivered_at = coalesce(r.delivered_at, a.delivered_at, a.read_at),
-  read_at = coalesce(r.read_at, a.read_at),
-  failed_at = CASE WHEN a.top = 'failed' AND recipient_status_rank(r.status) < recipient_status_rank('failed')
-                   THEN coalesce(a.failed_at, now()) ELSE r.failed_at END,
+  -- The earliest known time of each step (least() ignores NULLs): a `sent` that arrives after `delivered`
+  -- replaces the time that `delivered` implied.
+  sent_at = least(r.sent_at, a.sent_at, a.delivered_at, a.read_at),
+  delivered_at = least(r.delivered_at, a.delivered_at, a.read_at),
+  read_at = least(r.read_at, a.read_at),
+  failed_at = CASE WHEN a.top = 'failed' AND recipient_status_rank(r.status) <= recipient_status_rank('failed')
+                   THEN least(r.failed_at, coalesce(a.failed_at, now())) ELSE r.failed_at END,
   error_code = CASE WHEN a.top = 'failed' AND recipient_status_rank(r.status) < recipient_status_rank('failed')
                     THEN a.error_code ELSE r.error_code END,
   error_title = CASE WHEN a.top = 'failed' AND recipient_status_rank(r.status) < recipient_status_rank('failed')

@@ -4,15 +4,17 @@ import type { RecordDelimiter } from './sniff.ts';
 /**
  * Cuts a UTF-8 CSV byte stream into chunks of whole records, so that each chunk can be stored and later
  * parsed on its own (csv-parse sync, in a worker thread) with the same result as parsing the whole file.
- * A cut is made only just after a record delimiter that lies outside double quotes: every `"` toggles the
- * quoted state, which also reads RFC 4180's doubled `""` right (it toggles twice). In CR mode a CR directly
- * followed by LF is not cut, so a mixed file never has a CRLF split across two chunks.
- *
- * A stray quote inside an unquoted field (`5" screen`) is not RFC 4180: csv-parse rejects it with
- * INVALID_OPENING_QUOTE (unless `relax_quotes`), both in the whole file and in the chunk that holds it.
- * Here it flips the quoted state until the next quote, so later cuts may land inside a real quoted field.
- * The chunk with the stray quote always fails to parse, so such a file is reported, not silently misread,
- * as long as the parser keeps `relax_quotes` off and a parse error fails the chunk, not just one row.
+ * A cut is made only just after a record delimiter that lies outside a quoted field. Which quotes count
+ * depends on whether the field delimiter is given:
+ *   - with `delimiter`, quotes are read the way csv-parse reads them: a `"` opens a quoted field only at
+ *     the start of a field (after the delimiter, a CR or LF, or at the start of the input) or right
+ *     after the quote that closed one (`""` inside a quoted field); any other quote is text. This is
+ *     what csv-parse does with `relax_quotes` (and no `trim`/`ltrim`): `5" screen` stays text, so chunks
+ *     parse as the whole file does even with stray quotes; without `relax_quotes` both are rejected.
+ *   - without it, every `"` toggles the quoted state. That is the same for RFC 4180 input (a doubled `""`
+ *     toggles twice), but a stray quote flips the state until the next one, and later cuts may land
+ *     inside a real quoted field: pass `delimiter` when the parser runs with `relax_quotes`.
+ * In CR mode a CR directly followed by LF is not cut, so a mixed file never has a CRLF split in two.
  *
  * Line numbers are physical lines, as an editor shows them, because `line` in the ingest report points
  * into the file (the header is line 1): every LF counts (so CRLF counts once), line breaks inside quoted
@@ -26,7 +28,8 @@ import type { RecordDelimiter } from './sniff.ts';
  *     Buffer#indexOf (memchr);
  *   - one row in ten quoted, with an embedded newline: ~500 MB/s [250–440 MB/s];
  *   - every field quoted (8 quotes per 46-byte row): ~500 MB/s [380–450 MB/s];
- *   - CRLF: the same within noise; CR files are always read byte by byte: 400–540 MB/s.
+ *   - CRLF, and with or without `delimiter`: the same within noise; CR files are always read byte by
+ *     byte: 400–540 MB/s.
  * From a page-cached file via createReadStream: 5–20% less.
  * A piece holding any quote is read byte by byte: jumping between quotes with indexOf as well measured
  * about the same with one quoted row in ten (470–590 MB/s) but 150–190 MB/s with every field quoted, as
@@ -54,11 +57,13 @@ export interface ChunkOptions {
   recordDelimiter: RecordDelimiter;
   /** Give up when one record (or an unclosed quote) grows past this. */
   maxRecordBytes?: number;
+  /** The field delimiter (one ASCII byte), to know where fields start; see above. */
+  delimiter?: string;
 }
 
 export const DEFAULT_TARGET_BYTES = 1 << 20;
-// csv.ts capped a record at 1M characters (csv-parse max_record_size); 16 MiB leaves room for a 4-byte
-// UTF-8 worst case and still stops an unclosed quote long before it holds a large file in memory.
+// Ingest parses records with csv-parse's max_record_size of 1M characters; 16 MiB leaves room for the
+// 4-byte UTF-8 worst case and still stops an unclosed quote long before it holds a large file in memory.
 export const DEFAULT_MAX_RECORD_BYTES = 16 << 20;
 
 const QUOTE = 0x22;
@@ -86,6 +91,8 @@ export class RecordCutter {
   readonly #crlfMode: boolean;
   /** The byte that ends records (outside quotes) and lines: LF, or CR in CR mode. */
   readonly #breakByte: number;
+  /** The field delimiter byte, or -1 when every quote toggles. */
+  readonly #delim: number;
 
   // Bytes not yet emitted: #pieces[#head..], #held bytes in all.
   #pieces: Buffer[] = [];
@@ -93,7 +100,8 @@ export class RecordCutter {
   #held = 0;
 
   #quoted = false;
-  #prev = -1; // the byte before the current piece, to see a CRLF split across pieces
+  #prev = -1; // the byte before the current piece (-1: start of input), to see a CRLF or a field start
+  #prevClosed = false; // that byte was the quote that closed a quoted field
   #crPending = false; // CR mode: the last piece ended with a CR outside quotes, a cut unless an LF follows
   #breaks = 0; // line breaks among the held bytes scanned so far
   #lastCut = 0; // held bytes up to the last record boundary (0: none yet)
@@ -107,6 +115,11 @@ export class RecordCutter {
     this.#crMode = opts.recordDelimiter === '\r';
     this.#crlfMode = opts.recordDelimiter === '\r\n';
     this.#breakByte = this.#crMode ? CR : LF;
+    const d = opts.delimiter;
+    if (d !== undefined && (d.length !== 1 || d.charCodeAt(0) > 0x7f || d === '"' || d === '\r' || d === '\n')) {
+      throw new TypeError(`delimiter must be one ASCII character, not a quote or line break: ${JSON.stringify(d)}`);
+    }
+    this.#delim = d === undefined ? -1 : d.charCodeAt(0);
   }
 
   /** Scan one more piece; returns the chunks it completes (often none). */
@@ -123,8 +136,10 @@ export class RecordCutter {
     }
     // Files without quotes are the common case and indexOf scans them 2-3x faster; one quote anywhere in
     // the piece and it is read byte by byte. CR files (rare) always are.
-    if (!this.#crMode && buf.indexOf(QUOTE) < 0) this.#scanLines(buf, base, out);
-    else this.#scanBytes(buf, base, out);
+    if (!this.#crMode && buf.indexOf(QUOTE) < 0) {
+      this.#scanLines(buf, base, out);
+      this.#prevClosed = false;
+    } else this.#scanBytes(buf, base, out);
     this.#prev = buf[n - 1]!;
     if (this.#held - this.#lastCut > this.#maxRecord) {
       const line = this.#nextLine + this.#lastCutBreaks;
@@ -156,6 +171,8 @@ export class RecordCutter {
     const crlfMode = this.#crlfMode;
     const target = this.#target;
     const prev = this.#prev;
+    const delim = this.#delim;
+    let closedAt = this.#prevClosed ? -1 : -2; // index of the quote that last closed a quoted field
     let quoted = this.#quoted;
     let breaks = this.#breaks;
     let lastCut = this.#lastCut;
@@ -168,7 +185,15 @@ export class RecordCutter {
         // Quote, CR and LF are all <= 0x22; most CSV bytes (digits, letters, , ; | and UTF-8 bytes) are not
         if (c > QUOTE) continue;
         if (c === QUOTE) {
-          quoted = !quoted;
+          if (quoted) {
+            quoted = false;
+            closedAt = i;
+          } else if (delim < 0 || closedAt === i - 1) {
+            quoted = true; // toggling, or `""` inside a quoted field
+          } else {
+            const p = i > 0 ? buf[i - 1] : prev;
+            quoted = p === delim || p === LF || p === CR || p === -1;
+          }
           continue;
         }
         if (c !== brk) {
@@ -207,6 +232,7 @@ export class RecordCutter {
       lastCutBreaks = this.#lastCutBreaks;
     }
     this.#quoted = quoted;
+    this.#prevClosed = closedAt === n - 1;
     this.#breaks = breaks;
     this.#lastCut = lastCut;
     this.#lastCutBreaks = lastCutBreaks;

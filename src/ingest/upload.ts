@@ -58,12 +58,13 @@ export async function inspectFile(path: string): Promise<FilePlan> {
   const sample = await decodedSample(path, encoding, bom);
   const recordDelimiter = sniffRecordDelimiter(sample);
   const delimiter = sniffDelimiter(sample);
-  // Parse only whole lines of the sample: a 64 KiB cut may fall inside a quoted field.
+  // Parse only whole lines of the sample (a 64 KiB cut may fall inside a quoted field); the header is the
+  // first record that is not blank or made of delimiters and spaces only.
   const cut = sample.lastIndexOf(recordDelimiter === '\r\n' ? '\n' : recordDelimiter);
   let records: string[][];
   try {
     records = parse(cut > 0 ? sample.slice(0, cut + 1) : sample, {
-      delimiter, record_delimiter: ['\r\n', '\n', '\r'], relax_column_count: true, skip_empty_lines: true, to: 1,
+      delimiter, record_delimiter: ['\r\n', '\n', '\r'], relax_column_count: true, relax_quotes: true, skip_empty_lines: true, to: 100,
     }) as string[][];
   } catch (err) {
     throw new UsageError(`${path} is not a readable CSV: ${(err as Error).message}`);
