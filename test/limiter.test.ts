@@ -143,10 +143,25 @@ describe('RateLimiter', { concurrency: true }, () => {
       const cancelledAt = performance.now();
       g.cancel();
       g.depart();
-      g.cancel();
       (await limiter.acquire()).depart();
       const after = performance.now() - cancelledAt;
       assert.ok(after < 800, `the next request left ${after.toFixed(0)} ms after the cancel: the depart after cancel was counted`);
+    } finally {
+      await limiter.stop();
+    }
+  });
+
+  test('a cancel after depart does not free the slot: the request has left and stays counted', async () => {
+    const limiter = new RateLimiter(1);
+    try {
+      const g = await limiter.acquire();
+      await sleep(300);
+      const departedAt = performance.now();
+      g.depart();
+      g.cancel();
+      (await limiter.acquire()).depart();
+      const after = performance.now() - departedAt;
+      assert.ok(after >= 1000, `the next request left ${after.toFixed(0)} ms after the first one`);
     } finally {
       await limiter.stop();
     }

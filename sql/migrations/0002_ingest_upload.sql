@@ -11,6 +11,7 @@ ALTER TABLE campaigns
   ADD CONSTRAINT campaigns_ingest_state_check CHECK (ingest_state IN ('uploading', 'validating', 'done')),
   ADD COLUMN source_encoding text,
   ADD COLUMN source_delimiter text,
+  ADD COLUMN source_record_delimiter text,
   ADD COLUMN source_header text[],
   -- Opt-in parameter normalisation (never silent): {"trim": bool, "collapse_spaces": bool}.
   ADD COLUMN param_options jsonb NOT NULL DEFAULT '{}',

@@ -1,7 +1,7 @@
 -- name: campaign_insert
 INSERT INTO campaigns (name, template_id, channel, phone_column, param_map, default_country, source_file,
-                       source_encoding, source_delimiter, source_header, param_options)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce($11, '{}'::jsonb))
+                       source_encoding, source_delimiter, source_header, param_options, source_record_delimiter)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce($11, '{}'::jsonb), $12)
 RETURNING *;
 
 -- name: campaign_get

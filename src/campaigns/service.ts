@@ -60,7 +60,7 @@ export async function createCampaign(io: Io, input: CreateInput, opts: CreateOpt
   const plan = planColumns(file.header, template, input.phoneColumn, input.params);
   const campaign = (await db.q('campaign_insert', [
     input.name, template.id, input.channel, plan.phoneColumn, JSON.stringify(plan.paramMap),
-    input.defaultCountry ?? null, input.csv, file.encoding, file.delimiter, file.header, JSON.stringify(input.paramOptions ?? {}),
+    input.defaultCountry ?? null, input.csv, file.encoding, file.delimiter, file.header, JSON.stringify(input.paramOptions ?? {}), file.recordDelimiter,
   ])).rows[0];
   const id: string = campaign.id;
   try {

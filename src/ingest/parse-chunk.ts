@@ -6,13 +6,14 @@ export interface LineRecord {
   fields: string[];
 }
 
-function breaks(field: string): number {
-  if (field.indexOf('\n') < 0 && field.indexOf('\r') < 0) return 0;
+/** Line breaks inside a quoted field: CRLF and LF once each; a lone CR only in CR files (as chunker.ts counts). */
+function breaks(field: string, crBreaks: boolean): number {
+  if (field.indexOf('\n') < 0 && (!crBreaks || field.indexOf('\r') < 0)) return 0;
   let n = 0;
   for (let i = 0; i < field.length; i++) {
     const c = field.charCodeAt(i);
     if (c === 10) n++;
-    else if (c === 13 && field.charCodeAt(i + 1) !== 10) n++;
+    else if (crBreaks && c === 13 && field.charCodeAt(i + 1) !== 10) n++;
   }
   return n;
 }
@@ -28,7 +29,7 @@ function blank(fields: string[]): boolean {
  * Line numbers are physical: each record starts on the line after the previous one ended, counting the
  * breaks inside quoted fields (csv-parse's own counter counts a CRLF inside quotes twice).
  */
-export function parseChunk(text: string, firstLine: number, delimiter: string, hasHeader: boolean): LineRecord[] {
+export function parseChunk(text: string, firstLine: number, delimiter: string, hasHeader: boolean, crBreaks = false): LineRecord[] {
   const records = parse(text, {
     delimiter,
     record_delimiter: ['\r\n', '\n', '\r'],
@@ -44,7 +45,7 @@ export function parseChunk(text: string, firstLine: number, delimiter: string, h
   for (const fields of records) {
     const start = line;
     let n = 0;
-    for (const f of fields) n += breaks(f);
+    for (const f of fields) n += breaks(f, crBreaks);
     line = start + n + 1;
     if (blank(fields)) continue;
     if (!headerSeen) {

@@ -13,8 +13,8 @@ export async function readRecords(path: string): Promise<{ plan: FilePlan; recor
   const plan = await inspectFile(path);
   async function* records(): AsyncGenerator<LineRecord> {
     const source = createReadStream(path).pipe(decodeStream(plan.encoding, plan.bom));
-    for await (const chunk of chunkRecords(source, { recordDelimiter: plan.recordDelimiter })) {
-      yield* parseChunk(chunk.data.toString('utf8'), chunk.firstLine, plan.delimiter, chunk.seq === 0);
+    for await (const chunk of chunkRecords(source, { recordDelimiter: plan.recordDelimiter, delimiter: plan.delimiter })) {
+      yield* parseChunk(chunk.data.toString('utf8'), chunk.firstLine, plan.delimiter, chunk.seq === 0, plan.recordDelimiter === '\r');
     }
   }
   return { plan, records: records() };

@@ -81,7 +81,7 @@ export async function inspectFile(path: string): Promise<FilePlan> {
 export async function uploadChunks(db: Db, campaignId: string, path: string, plan: FilePlan, onChunk?: (seq: number, bytes: number) => void): Promise<number> {
   const source = createReadStream(path, { highWaterMark: 256 * 1024 }).pipe(decodeStream(plan.encoding, plan.bom));
   let chunks = 0;
-  for await (const chunk of chunkRecords(source, { targetBytes: CHUNK_BYTES, recordDelimiter: plan.recordDelimiter })) {
+  for await (const chunk of chunkRecords(source, { targetBytes: CHUNK_BYTES, recordDelimiter: plan.recordDelimiter, delimiter: plan.delimiter })) {
     await db.q('ingest_chunk_insert', [campaignId, chunk.seq, chunk.firstLine, chunk.data]);
     chunks = chunk.seq + 1;
     onChunk?.(chunk.seq, chunk.data.length);

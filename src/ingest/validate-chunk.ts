@@ -11,6 +11,8 @@ export interface ChunkContext {
   slotColumns: Array<{ slot: string; index: number }>;
   defaultCountry?: string | undefined;
   delimiter: string;
+  /** A lone CR is a line break only in files whose records end with CR (old Mac exports). */
+  crBreaks: boolean;
   paramOptions: ParamOptions;
 }
 
@@ -32,7 +34,7 @@ export function validateChunk(ctx: ChunkContext, text: string, firstLine: number
   const out: ChunkResult = { lines: [], phoneInput: [], e164: [], params: [], reason: [], detail: [] };
   const normalise = ctx.paramOptions.trim || ctx.paramOptions.collapse_spaces;
   const slotIndexes = new Set(ctx.slotColumns.map((s) => s.index));
-  for (const { line: start, fields } of parseChunk(text, firstLine, ctx.delimiter, hasHeader)) {
+  for (const { line: start, fields } of parseChunk(text, firstLine, ctx.delimiter, hasHeader, ctx.crBreaks)) {
     const input = normalise ? fields.map((f, i) => (slotIndexes.has(i) ? normaliseParam(f, ctx.paramOptions) : f)) : fields;
     const v = validateRow({
       fields: input, headerLength: ctx.headerLength, phoneIndex: ctx.phoneIndex, slotColumns: ctx.slotColumns,
