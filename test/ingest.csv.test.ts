@@ -123,10 +123,9 @@ test('an empty line before the header is counted in the line numbers', async () 
   assert.deepEqual((await rows(r.id)).map((x) => x.line), [3]);
 });
 
-// KNOWN BUG (reported): inspectFile (src/ingest/upload.ts) parses its sample with `to: 1`, i.e. only the
-// first record, and then looks for the first non-blank one; a file whose first line holds only
-// delimiters or spaces (a spreadsheet's empty first row exported as ",,") fails with "has no header row"
-// (exit 2) although the spec skips such lines. parseChunk already skips them before the header.
+// Regression: inspectFile (src/ingest/upload.ts) once parsed its sample with `to: 1`, only the first
+// record, so a file whose first line holds only delimiters or spaces (a spreadsheet's empty first row
+// exported as ",,") failed with "has no header row" (exit 2) although the spec skips such lines.
 test('a delimiter-only or spaces-only line before the header is skipped, not fatal', async () => {
   for (const first of [',,', '   ']) {
     const r = await create(write(`${first}\nphone,name,order\n+6281234567890,Ann,A1\n`));

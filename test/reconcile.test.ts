@@ -174,19 +174,17 @@ test('applying again changes nothing: a second reconcile, and a re-delivered web
   assert.ok(stored >= again.length * 2);
 });
 
-// KNOWN BUG (reported; fix in sql/queries/events.sql status_events_apply_batch): an implied timestamp is
-// never corrected by the real event that arrives in a later reconcile, because the UPDATE uses
-// coalesce(r.sent_at, ...) — e.g. delivered (10:00:02) then, in the next batch, sent (10:00:01) leaves
-// sent_at = 10:00:02, while the same two events in one batch give 10:00:01. The query claims to be
-// order-free; least(r.sent_at, a.sent_at, a.delivered_at, a.read_at) (and likewise for delivered_at and
-// read_at) makes it so.
+// Regression: status_events_apply_batch once kept the first timestamp it had (coalesce(r.sent_at, ...)),
+// so an implied one was never corrected by the real event arriving in a later reconcile: delivered
+// (10:00:02) then, in the next batch, sent (10:00:01) left sent_at = 10:00:02, while the same two events
+// in one batch gave 10:00:01. The earliest known time (least()) makes the result order-free.
 test('timestamps are the events\' own times, whatever order and batching they arrived in', async () => {
   // The same events must leave the same row whether they came in one webhook or one at a time.
   for (const s of sequences) {
     const a = await byMessage(batch.get(s.name)!);
     const b = await byMessage(step.get(s.name)!);
     // (failed_at is left out: after failed>delivered step by step the row keeps the failure's time and
-    // code, in one reconcile it never gets them; the spec does not say which, see the report.)
+    // code, in one reconcile it never gets them; the spec does not say which.)
     for (const col of ['sent_at', 'delivered_at', 'read_at'] as const) {
       assert.equal(ms(b[col]), ms(a[col]), `${s.name}: ${col} differs between one reconcile and step by step`);
     }

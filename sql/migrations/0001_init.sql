@@ -23,7 +23,7 @@ CREATE TABLE templates (
   created_at       timestamptz NOT NULL DEFAULT now(),
   updated_at       timestamptz NOT NULL DEFAULT now(),
   UNIQUE (name, language),
-  CHECK ((header_format = 'text') = (header_text IS NOT NULL))
+  CHECK (coalesce(header_format = 'text', false) = (header_text IS NOT NULL))
 );
 
 CREATE TABLE campaigns (

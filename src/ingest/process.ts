@@ -15,7 +15,7 @@ import type { IngestProgress, IngestSummary } from './ingest.ts';
 import { ERRORS_SAMPLE } from './ingest.ts';
 
 /** Chunks validated ahead of the one being stored: enough to keep every core busy, bounded memory. */
-const PIPELINE_DEPTH = 4;
+const PIPELINE_DEPTH = 3;
 const POLL_MS = 25;
 
 const COPY_RECIPIENTS = 'COPY recipients (campaign_id, line, phone_input, phone_e164, params, outcome, reason, detail, status) FROM STDIN';

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import type { ChunkContext, ChunkResult } from './validate-chunk.ts';
 
-const WORKER_HEAP_MB = 40;
+const WORKER_HEAP_MB = 24;
 
 /** A fixed set of validation threads, one per core; chunks go to the least busy one. */
 export class ValidatorPool {
