@@ -375,3 +375,18 @@ test('property: with the delimiter, chunks parse like the whole file under relax
     { numRuns: 600 },
   );
 });
+
+test('firstTargetBytes makes only the first chunk small', async () => {
+  const { chunkRecords } = await import('../src/ingest/chunker.ts');
+  const text = Array.from({ length: 2000 }, (_, i) => `row${i},"a\nb",x`).join('\n') + '\n';
+  const chunks = [];
+  for await (const c of chunkRecords([Buffer.from(text)], { recordDelimiter: '\n', targetBytes: 4096, firstTargetBytes: 256 })) chunks.push(c);
+  assert.ok(chunks[0]!.data.length <= 256);
+  assert.ok(chunks.slice(1, -1).every((c) => c.data.length > 2048 && c.data.length <= 4096));
+  assert.equal(Buffer.concat(chunks.map((c) => c.data)).toString(), text);
+  let line = 1;
+  for (const c of chunks) {
+    assert.equal(c.firstLine, line);
+    line += c.lines;
+  }
+});

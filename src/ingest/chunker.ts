@@ -54,6 +54,11 @@ export interface RecordChunk {
 export interface ChunkOptions {
   /** Cut at the last record end at or before this size (default 1 MiB); a larger record is a chunk alone. */
   targetBytes?: number;
+  /**
+   * A smaller target for the first chunk only, so the first rows are validated (and can be sent) while
+   * the rest of a large file is still being stored.
+   */
+  firstTargetBytes?: number;
   recordDelimiter: RecordDelimiter;
   /** Give up when one record (or an unclosed quote) grows past this. */
   maxRecordBytes?: number;
@@ -85,7 +90,8 @@ export async function* chunkRecords(
 
 /** The synchronous core of chunkRecords: feed pieces with write(), then call end(). */
 export class RecordCutter {
-  readonly #target: number;
+  #target: number;
+  readonly #fullTarget: number;
   readonly #maxRecord: number;
   readonly #crMode: boolean;
   readonly #crlfMode: boolean;
@@ -110,7 +116,8 @@ export class RecordCutter {
   #seq = 0;
 
   constructor(opts: ChunkOptions) {
-    this.#target = Math.max(1, opts.targetBytes ?? DEFAULT_TARGET_BYTES);
+    this.#fullTarget = Math.max(1, opts.targetBytes ?? DEFAULT_TARGET_BYTES);
+    this.#target = Math.max(1, Math.min(this.#fullTarget, opts.firstTargetBytes ?? this.#fullTarget));
     this.#maxRecord = opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
     this.#crMode = opts.recordDelimiter === '\r';
     this.#crlfMode = opts.recordDelimiter === '\r\n';
@@ -169,7 +176,6 @@ export class RecordCutter {
     const brk = this.#breakByte;
     const crMode = this.#crMode;
     const crlfMode = this.#crlfMode;
-    const target = this.#target;
     const prev = this.#prev;
     const delim = this.#delim;
     let closedAt = this.#prevClosed ? -1 : -2; // index of the quote that last closed a quoted field
@@ -213,7 +219,7 @@ export class RecordCutter {
           }
           if (buf[i + 1] === LF) continue;
         }
-        if (base + i + 1 < target) {
+        if (base + i + 1 < this.#target) {
           lastCut = base + i + 1;
           lastCutBreaks = breaks;
           continue;
@@ -284,6 +290,7 @@ export class RecordCutter {
     this.#breaks -= breaks;
     this.#lastCut = 0;
     this.#lastCutBreaks = 0;
+    this.#target = this.#fullTarget;
     return chunk;
   }
 

@@ -32,7 +32,8 @@ export interface SendRunResult {
 
 /** How long one job keeps sending before it hands over to a fresh job (well under pg-boss expiry). */
 export const SEND_RUN_MS = 30_000;
-const IDLE_RECHECK_MS = 1_000;
+// While a file is still being validated, new rows appear every few hundred ms.
+const IDLE_RECHECK_MS = 250;
 
 interface Claimed {
   line: number;
