@@ -13,7 +13,7 @@ import type { ProviderClient } from './providers/types.ts';
 import { RateLimiter } from './send/limiter.ts';
 import { HEARTBEAT_EVERY_MS } from './send/maintenance.ts';
 import { startSandbox, type Sandbox } from './sandbox/server.ts';
-import { CAMPAIGN_SEND, registerCampaignSend } from '../jobs/campaign-send.ts';
+import { CAMPAIGN_SEND, enqueueCampaignSend, registerCampaignSend } from '../jobs/campaign-send.ts';
 import { RECONCILE, enqueueReconcile, registerReconcile } from '../jobs/reconcile.ts';
 import { MAINTENANCE, enqueueMaintenance, registerMaintenance } from '../jobs/maintenance.ts';
 import { CAMPAIGN_INGEST, registerCampaignIngest } from '../jobs/campaign-ingest.ts';
@@ -104,6 +104,13 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
   await registerReconcile(boss, db, log);
   await registerMaintenance(boss, db, log, config.ambiguousSettleS);
   const tick = setInterval(() => void enqueueMaintenance(boss).catch(() => {}), TICK_MS);
+  // `campaign start` and `resume` NOTIFY campaign_wake: the campaign gets its send job now rather than at
+  // the next scan (a second later). The scan stays the guarantee; this is only a shortcut.
+  const listener = await opts.pool.connect();
+  listener.on('notification', (n) => {
+    if (n.payload && !stopping.signal.aborted) void enqueueCampaignSend(boss, n.payload).catch(() => {});
+  });
+  await listener.query('LISTEN campaign_wake');
   await enqueueMaintenance(boss);
   log.info({ channels: config.channels.map((c) => `${c.name}:${c.provider}`) }, 'worker started');
 
@@ -115,6 +122,8 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
         log.info('stopping: no new claims; in-flight requests finish and are recorded');
         stopping.abort(new Error('worker stopping'));
         clearInterval(tick);
+        await listener.query('UNLISTEN campaign_wake').catch(() => {});
+        listener.release();
         if (nudgeTimer) clearTimeout(nudgeTimer);
         await boss.stop({ graceful: true, close: true, timeout: STOP_TIMEOUT_MS });
         clearInterval(heartbeat);

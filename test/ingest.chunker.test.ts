@@ -380,7 +380,7 @@ test('firstTargetBytes makes only the first chunk small', async () => {
   const { chunkRecords } = await import('../src/ingest/chunker.ts');
   const text = Array.from({ length: 2000 }, (_, i) => `row${i},"a\nb",x`).join('\n') + '\n';
   const chunks = [];
-  for await (const c of chunkRecords([Buffer.from(text)], { recordDelimiter: '\n', targetBytes: 4096, firstTargetBytes: 256 })) chunks.push(c);
+  for await (const c of chunkRecords((async function* () { yield Buffer.from(text); })(), { recordDelimiter: '\n', targetBytes: 4096, firstTargetBytes: 256 })) chunks.push(c);
   assert.ok(chunks[0]!.data.length <= 256);
   assert.ok(chunks.slice(1, -1).every((c) => c.data.length > 2048 && c.data.length <= 4096));
   assert.equal(Buffer.concat(chunks.map((c) => c.data)).toString(), text);

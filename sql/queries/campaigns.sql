@@ -44,9 +44,13 @@ ORDER BY line LIMIT $2;
 -- name: campaign_start
 -- draft|scheduled -> running. It may start while its file is still being validated: validated rows are
 -- sent while the rest is checked (it completes only once ingest is done).
-UPDATE campaigns SET state = 'running', started_at = coalesce(started_at, now()), start_at = NULL
-WHERE id = $1 AND state IN ('draft', 'scheduled')
-RETURNING *;
+-- Workers LISTEN on campaign_wake and pick the campaign up at once instead of at their next scan.
+WITH s AS (
+  UPDATE campaigns SET state = 'running', started_at = coalesce(started_at, now()), start_at = NULL
+  WHERE id = $1 AND state IN ('draft', 'scheduled')
+  RETURNING *
+), wake AS (SELECT pg_notify('campaign_wake', id::text) FROM s)
+SELECT s.*, (SELECT count(*) FROM wake) AS woken FROM s;
 
 -- name: campaign_schedule
 -- draft -> scheduled at $2.
@@ -67,9 +71,12 @@ WHERE id = $1 AND state IN ('running', 'scheduled')
 RETURNING *;
 
 -- name: campaign_resume
-UPDATE campaigns SET state = 'running', pause_reason = NULL
-WHERE id = $1 AND state = 'paused'
-RETURNING *;
+WITH s AS (
+  UPDATE campaigns SET state = 'running', pause_reason = NULL
+  WHERE id = $1 AND state = 'paused'
+  RETURNING *
+), wake AS (SELECT pg_notify('campaign_wake', id::text) FROM s)
+SELECT s.*, (SELECT count(*) FROM wake) AS woken FROM s;
 
 -- name: campaign_cancel
 UPDATE campaigns SET state = 'cancelled', cancelled_at = now(), pause_reason = NULL
