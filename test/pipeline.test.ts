@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDb, type TestDb } from './helpers/db.ts';
+import { until } from './helpers/wait.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/log.ts';
 import { addTemplate } from '../src/templates/store.ts';
@@ -16,15 +17,6 @@ import { DEMO_TEMPLATE, writeSampleCsv, prng } from '../src/demo/sample.ts';
 let t: TestDb;
 before(async () => { t = await createTestDb('pipeline'); });
 after(() => t.close());
-
-async function until(what: string, cond: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 test('the thin path: CSV → ingest → send through the sandbox → signed webhooks → reconcile → report', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pipeline-'));

@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDb, type TestDb } from './helpers/db.ts';
+import { until } from './helpers/wait.ts';
 import { startFakeCloud, type FakeCloud } from './helpers/fake-cloud.ts';
 import { spawnCli } from './helpers/cli.ts';
 import { addTemplate } from '../src/templates/store.ts';
@@ -28,15 +29,6 @@ function totalAccepted(): number {
   let n = 0;
   for (const v of fake.accepted.values()) n += v;
   return n;
-}
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`timed out waiting for ${what}`);
 }
 
 test('SIGTERM mid-campaign: exit 0 within 30 s, then a new worker finishes with no number sent twice', async () => {

@@ -5,8 +5,7 @@ import { UsageError } from '../errors.ts';
 import { getTemplate } from '../templates/store.ts';
 import { planColumns } from '../ingest/columns.ts';
 import { inspectFile, uploadChunks } from '../ingest/upload.ts';
-import { processIngest } from '../ingest/process.ts';
-import type { IngestProgress, IngestSummary } from '../ingest/ingest.ts';
+import { processIngest, type IngestProgress, type IngestSummary } from '../ingest/process.ts';
 import type { ParamOptions } from '../ingest/param-options.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

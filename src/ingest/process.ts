@@ -11,8 +11,20 @@ import { copyRow } from './copy-text.ts';
 import type { ChunkResult } from './validate-chunk.ts';
 import { ValidatorPool } from './worker-pool.ts';
 import { NumberSet } from './number-set.ts';
-import type { IngestProgress, IngestSummary } from './ingest.ts';
-import { ERRORS_SAMPLE } from './ingest.ts';
+
+export const ERRORS_SAMPLE = 10;
+
+export interface IngestSummary {
+  rows: number;
+  accepted: number;
+  invalid: number;
+  duplicate: number;
+  suppressed: number;
+  invalid_reasons: Record<string, number>;
+  errors_sample: Array<{ line: number; reason: string; detail: string }>;
+}
+
+export interface IngestProgress { rows: number; accepted: number; invalid: number; duplicate: number; suppressed: number }
 
 /** Chunks validated ahead of the one being stored: enough to keep every core busy, bounded memory. */
 const PIPELINE_DEPTH = 3;
