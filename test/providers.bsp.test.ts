@@ -5,13 +5,11 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { createBspClient } from '../src/providers/bsp.ts';
 import { createClient } from '../src/providers/registry.ts';
 import type { Channel } from '../src/config.ts';
 import type { SendRequest } from '../src/providers/types.ts';
+import { closedPortUrl, json, sendRefused, sendUnanswered, startRecordingServer } from './helpers/fake-provider.ts';
 import { loadCloudSendValidator, schemaErrors } from './helpers/openapi.ts';
 
 const TOKEN = 'bsp-bearer-token-123';
@@ -34,50 +32,26 @@ const request: SendRequest = {
   params: { 'header.1': 'Bandung', 'body.first_name': 'Sari', 'body.code': 'X1' },
 };
 
-interface Seen {
-  method: string;
-  url: string;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-let handler: (seen: Seen, res: http.ServerResponse) => void = (_s, res) => res.end();
-const seen: Seen[] = [];
-const server = http.createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    const s = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() };
-    seen.push(s);
-    handler(s, res);
-  });
-});
-await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+const fake = await startRecordingServer();
+const base = fake.url;
 const client = createBspClient({ baseUrl: `${base}/`, phoneNumberId: '1234567890', accessToken: TOKEN, bspKey: BSP_KEY, timeoutMs: 300 });
 const validate = loadCloudSendValidator();
 
 after(async () => {
   await client.close?.();
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await fake.close();
 });
 
-function json(res: http.ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-}
-
 test('posts the Cloud template message to /api/v1.0/{phoneNumberId}/{bspKey}/messages with the bearer token', async () => {
-  seen.length = 0;
-  handler = (_s, res) =>
+  fake.requests.length = 0;
+  fake.answer((_s, res) =>
     json(res, 200, {
       messaging_product: 'whatsapp',
       contacts: [{ input: '6281234567890', wa_id: '6281234567890' }],
       messages: [{ id: 'wamid.BSP' }],
-    });
+    }));
   assert.deepEqual(await client.send(request), { kind: 'accepted', messageId: 'wamid.BSP', httpStatus: 200 });
-  const s = seen[0]!;
+  const s = fake.requests[0]!;
   assert.equal(s.method, 'POST');
   assert.equal(s.url, `/api/v1.0/1234567890/${BSP_KEY}/messages`);
   assert.equal(s.headers.authorization, `Bearer ${TOKEN}`);
@@ -107,8 +81,8 @@ test('posts the Cloud template message to /api/v1.0/{phoneNumberId}/{bspKey}/mes
 });
 
 test('a Cloud error body becomes code/title/details', async () => {
-  handler = (_s, res) =>
-    json(res, 429, { error: { message: '(#130429) Rate limit hit', type: 'OAuthException', code: 130429, error_data: { details: 'slow down' } } });
+  fake.answer((_s, res) =>
+    json(res, 429, { error: { message: '(#130429) Rate limit hit', type: 'OAuthException', code: 130429, error_data: { details: 'slow down' } } }));
   assert.deepEqual(await client.send(request), {
     kind: 'error',
     httpStatus: 429,
@@ -119,14 +93,14 @@ test('a Cloud error body becomes code/title/details', async () => {
 });
 
 test('neither the token nor the BSP key appears in an outcome, even when the BSP echoes them', async () => {
-  handler = (s, res) =>
+  fake.answer((s, res) =>
     json(res, 401, {
       error: {
         message: `Invalid ${String(s.headers.authorization)} for ${s.url}`,
         code: 190,
         error_data: { details: `key ${BSP_KEY}, token ${TOKEN}` },
       },
-    });
+    }));
   const outcome = await client.send(request);
   assert.ok(outcome.kind === 'error');
   assert.equal(outcome.code, '190');
@@ -148,9 +122,9 @@ test('connection refused is before_write; no answer after the body is after_writ
   assert.equal(early.phase, 'before_write');
   assert.ok(!early.message.includes(BSP_KEY));
 
-  handler = () => {
+  fake.answer(() => {
     /* never answer */
-  };
+  });
   const late = await client.send(request);
   assert.ok(late.kind === 'network', JSON.stringify(late));
   assert.equal(late.phase, 'after_write');
@@ -162,12 +136,12 @@ test('the registry builds it from the channel: baseUrl, phoneNumberId, accessTok
   };
   const viaRegistry = createClient(channel);
   assert.equal(viaRegistry.provider, 'bsp');
-  seen.length = 0;
-  handler = (_s, res) => json(res, 200, { messages: [{ id: 'wamid.REG' }] });
+  fake.requests.length = 0;
+  fake.answer((_s, res) => json(res, 200, { messages: [{ id: 'wamid.REG' }] }));
   assert.deepEqual(await viaRegistry.send(request), { kind: 'accepted', messageId: 'wamid.REG', httpStatus: 200 });
   await viaRegistry.close?.();
-  assert.equal(seen[0]!.url, `/api/v1.0/555/${BSP_KEY}/messages`);
-  assert.equal(seen[0]!.headers.authorization, `Bearer ${TOKEN}`);
+  assert.equal(fake.requests[0]!.url, `/api/v1.0/555/${BSP_KEY}/messages`);
+  assert.equal(fake.requests[0]!.headers.authorization, `Bearer ${TOKEN}`);
   const { bspKey: _missing, ...withoutKey } = channel;
   assert.throws(() => createClient(withoutKey), /bsp needs bspKey/);
 });

@@ -4,11 +4,9 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { createCloudClient } from '../src/providers/cloud.ts';
 import type { SendRequest } from '../src/providers/types.ts';
+import { closedPortUrl, json, neverAnswer, sendRefused, sendUnanswered, startRecordingServer } from './helpers/fake-provider.ts';
 
 const TOKEN = 'EAAG-secret-token-123';
 
@@ -28,53 +26,27 @@ const request: SendRequest = {
   params: { 'body.1': 'Budi' },
 };
 
-interface Seen {
-  method: string;
-  url: string;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-type Handler = (seen: Seen, res: http.ServerResponse) => void;
-
 /** A fake Cloud API whose answer each test sets; it records what it received. */
-let handler: Handler = (_seen, res) => res.end();
-const seen: Seen[] = [];
-const server = http.createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    const s = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() };
-    seen.push(s);
-    handler(s, res);
-  });
-});
-await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v23.0`;
+const fake = await startRecordingServer();
+const base = `${fake.url}/v23.0`;
 const client = createCloudClient({ baseUrl: `${base}/`, phoneNumberId: '1234567890', accessToken: TOKEN, timeoutMs: 300 });
 
 after(async () => {
   await client.close?.();
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await fake.close();
 });
 
-function json(res: http.ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-}
-
 test('posts the template message to /{phoneNumberId}/messages with the bearer token', async () => {
-  seen.length = 0;
-  handler = (_s, res) =>
+  fake.requests.length = 0;
+  fake.answer((_s, res) =>
     json(res, 200, {
       messaging_product: 'whatsapp',
       contacts: [{ input: '6281234567890', wa_id: '6281234567890' }],
       messages: [{ id: 'wamid.ABC', message_status: 'accepted' }],
-    });
+    }));
   const outcome = await client.send(request);
   assert.deepEqual(outcome, { kind: 'accepted', messageId: 'wamid.ABC', httpStatus: 200 });
-  const s = seen[0]!;
+  const s = fake.requests[0]!;
   assert.equal(s.method, 'POST');
   assert.equal(s.url, '/v23.0/1234567890/messages');
   assert.equal(s.headers.authorization, `Bearer ${TOKEN}`);
@@ -90,7 +62,7 @@ test('posts the template message to /{phoneNumberId}/messages with the bearer to
 });
 
 test('a Cloud error body becomes code/title/details, whatever the HTTP status', async () => {
-  handler = (_s, res) =>
+  fake.answer((_s, res) =>
     json(res, 400, {
       error: {
         message: 'Message undeliverable',
@@ -99,7 +71,7 @@ test('a Cloud error body becomes code/title/details, whatever the HTTP status', 
         error_data: { messaging_product: 'whatsapp', details: 'Message Undeliverable.' },
         fbtrace_id: 'Az8',
       },
-    });
+    }));
   assert.deepEqual(await client.send(request), {
     kind: 'error',
     httpStatus: 400,
@@ -110,10 +82,10 @@ test('a Cloud error body becomes code/title/details, whatever the HTTP status', 
 });
 
 test('HTTP 408 without a body: code null, the status kept', async () => {
-  handler = (_s, res) => {
+  fake.answer((_s, res) => {
     res.writeHead(408);
     res.end();
-  };
+  });
   const outcome = await client.send(request);
   assert.equal(outcome.kind, 'error');
   assert.ok(outcome.kind === 'error');
@@ -122,16 +94,16 @@ test('HTTP 408 without a body: code null, the status kept', async () => {
 });
 
 test('a non-JSON answer (a proxy page) or a 200 without an id is an error with code null', async () => {
-  handler = (_s, res) => {
+  fake.answer((_s, res) => {
     res.writeHead(502, { 'content-type': 'text/html' });
     res.end('<html>Bad gateway</html>');
-  };
+  });
   const proxy = await client.send(request);
   assert.ok(proxy.kind === 'error');
   assert.equal(proxy.httpStatus, 502);
   assert.equal(proxy.code, null);
 
-  handler = (_s, res) => json(res, 200, { messaging_product: 'whatsapp', messages: [] });
+  fake.answer((_s, res) => json(res, 200, { messaging_product: 'whatsapp', messages: [] }));
   const noId = await client.send(request);
   assert.ok(noId.kind === 'error');
   assert.equal(noId.httpStatus, 200);
@@ -139,8 +111,8 @@ test('a non-JSON answer (a proxy page) or a 200 without an id is an error with c
 });
 
 test('the token never appears in an outcome, even when the provider echoes it', async () => {
-  handler = (s, res) =>
-    json(res, 401, { error: { message: `Invalid token ${String(s.headers.authorization)}`, code: 190 } });
+  fake.answer((s, res) =>
+    json(res, 401, { error: { message: `Invalid token ${String(s.headers.authorization)}`, code: 190 } }));
   const outcome = await client.send(request);
   assert.ok(outcome.kind === 'error');
   assert.equal(outcome.code, '190');
@@ -164,9 +136,9 @@ test('connection refused: a network failure before the body was written', async 
 });
 
 test('a server that reads the body and never answers: after_write on timeout', async () => {
-  handler = () => {
+  fake.answer(() => {
     /* never answer */
-  };
+  });
   const started = Date.now();
   const outcome = await client.send(request);
   assert.ok(outcome.kind === 'network', JSON.stringify(outcome));
@@ -176,9 +148,9 @@ test('a server that reads the body and never answers: after_write on timeout', a
 });
 
 test('an abort while waiting for the answer is after_write; an abort before sending is before_write', async () => {
-  handler = () => {
+  fake.answer(() => {
     /* never answer */
-  };
+  });
   const ac = new AbortController();
   setTimeout(() => ac.abort(), 50);
   const waiting = await client.send(request, ac.signal);

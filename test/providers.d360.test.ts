@@ -4,13 +4,11 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { createD360Client } from '../src/providers/d360.ts';
 import { createClient } from '../src/providers/registry.ts';
 import type { Channel } from '../src/config.ts';
 import type { SendRequest } from '../src/providers/types.ts';
+import { closedPortUrl, json, sendRefused, sendUnanswered, startRecordingServer } from './helpers/fake-provider.ts';
 import { loadCloudSendValidator, schemaErrors } from './helpers/openapi.ts';
 
 const API_KEY = 'd360-secret-key-XYZ';
@@ -31,50 +29,26 @@ const request: SendRequest = {
   params: { 'header.1': 'https://example.com/a.jpg', 'body.1': 'Budi', 'body.2': 'ORD-17', 'button.0': 'ORD-17' },
 };
 
-interface Seen {
-  method: string;
-  url: string;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-let handler: (seen: Seen, res: http.ServerResponse) => void = (_s, res) => res.end();
-const seen: Seen[] = [];
-const server = http.createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    const s = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() };
-    seen.push(s);
-    handler(s, res);
-  });
-});
-await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+const fake = await startRecordingServer();
+const base = fake.url;
 const client = createD360Client({ baseUrl: `${base}/`, accessToken: API_KEY, timeoutMs: 300 });
 const validate = loadCloudSendValidator();
 
 after(async () => {
   await client.close?.();
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await fake.close();
 });
 
-function json(res: http.ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-}
-
 test('posts the Cloud template message to /messages with D360-API-KEY and no bearer token', async () => {
-  seen.length = 0;
-  handler = (_s, res) =>
+  fake.requests.length = 0;
+  fake.answer((_s, res) =>
     json(res, 200, {
       messaging_product: 'whatsapp',
       contacts: [{ input: '6281234567890', wa_id: '6281234567890' }],
       messages: [{ id: 'wamid.D360', message_status: 'accepted' }],
-    });
+    }));
   assert.deepEqual(await client.send(request), { kind: 'accepted', messageId: 'wamid.D360', httpStatus: 200 });
-  const s = seen[0]!;
+  const s = fake.requests[0]!;
   assert.equal(s.method, 'POST');
   assert.equal(s.url, '/messages');
   assert.equal(s.headers['d360-api-key'], API_KEY);
@@ -100,7 +74,7 @@ test('posts the Cloud template message to /messages with D360-API-KEY and no bea
 });
 
 test("Meta's error object, relayed by 360dialog, becomes code/title/details", async () => {
-  handler = (_s, res) =>
+  fake.answer((_s, res) =>
     json(res, 400, {
       error: {
         message: '(#132001) Template name does not exist in the translation',
@@ -109,7 +83,7 @@ test("Meta's error object, relayed by 360dialog, becomes code/title/details", as
         error_data: { messaging_product: 'whatsapp', details: 'template name (order_update) does not exist in id' },
         fbtrace_id: 'A1',
       },
-    });
+    }));
   assert.deepEqual(await client.send(request), {
     kind: 'error',
     httpStatus: 400,
@@ -120,7 +94,7 @@ test("Meta's error object, relayed by 360dialog, becomes code/title/details", as
 });
 
 test('the API key never appears in an outcome, even when echoed back', async () => {
-  handler = (s, res) => json(res, 401, { error: { message: `Invalid key ${String(s.headers['d360-api-key'])}`, code: 0 } });
+  fake.answer((s, res) => json(res, 401, { error: { message: `Invalid key ${String(s.headers['d360-api-key'])}`, code: 0 } }));
   const outcome = await client.send(request);
   assert.ok(outcome.kind === 'error');
   assert.equal(outcome.code, '0');
@@ -138,9 +112,9 @@ test('connection refused is before_write; no answer after the body is after_writ
   assert.ok(early.kind === 'network', JSON.stringify(early));
   assert.equal(early.phase, 'before_write');
 
-  handler = () => {
+  fake.answer(() => {
     /* never answer */
-  };
+  });
   const late = await client.send(request);
   assert.ok(late.kind === 'network', JSON.stringify(late));
   assert.equal(late.phase, 'after_write');
@@ -151,10 +125,10 @@ test('the registry builds it from the channel: baseUrl and accessToken', async (
   const channel: Channel = { name: 'd', provider: '360dialog', baseUrl: base, accessToken: API_KEY, rateLimitRps: 50 };
   const viaRegistry = createClient(channel);
   assert.equal(viaRegistry.provider, '360dialog');
-  seen.length = 0;
-  handler = (_s, res) => json(res, 200, { messages: [{ id: 'wamid.REG' }] });
+  fake.requests.length = 0;
+  fake.answer((_s, res) => json(res, 200, { messages: [{ id: 'wamid.REG' }] }));
   assert.deepEqual(await viaRegistry.send(request), { kind: 'accepted', messageId: 'wamid.REG', httpStatus: 200 });
   await viaRegistry.close?.();
-  assert.equal(seen[0]!.url, '/messages');
-  assert.equal(seen[0]!.headers['d360-api-key'], API_KEY);
+  assert.equal(fake.requests[0]!.url, '/messages');
+  assert.equal(fake.requests[0]!.headers['d360-api-key'], API_KEY);
 });

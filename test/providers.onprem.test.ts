@@ -4,13 +4,11 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { createOnPremClient } from '../src/providers/onprem.ts';
 import { createClient } from '../src/providers/registry.ts';
 import type { Channel } from '../src/config.ts';
 import type { SendRequest } from '../src/providers/types.ts';
+import { closedPortUrl, json, sendRefused, sendUnanswered, startRecordingServer } from './helpers/fake-provider.ts';
 
 const API_KEY = 'onprem-secret-key-42';
 const NAMESPACE = 'c8ae5f90_307a_ca4c_b8f6_d1e2a2573574';
@@ -31,44 +29,20 @@ const request: SendRequest = {
   params: { 'header.1': 'ORD-17', 'body.1': 'Budi', 'body.2': 'ORD-17', 'button.0': 'track/17' },
 };
 
-interface Seen {
-  method: string;
-  url: string;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-let handler: (seen: Seen, res: http.ServerResponse) => void = (_s, res) => res.end();
-const seen: Seen[] = [];
-const server = http.createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    const s = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() };
-    seen.push(s);
-    handler(s, res);
-  });
-});
-await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+const fake = await startRecordingServer();
+const base = `${fake.url}/v1`;
 const client = createOnPremClient({ baseUrl: base, accessToken: API_KEY, namespace: NAMESPACE, timeoutMs: 300 });
 
 after(async () => {
   await client.close?.();
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await fake.close();
 });
 
-function json(res: http.ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-}
-
 test('posts the On-Premise body to /messages with D360-API-KEY: namespace, no messaging_product', async () => {
-  seen.length = 0;
-  handler = (_s, res) => json(res, 201, { messages: [{ id: 'gBEGkYiEB1VXAglK1ZEqA1YKPrU' }], meta: { api_status: 'stable' } });
+  fake.requests.length = 0;
+  fake.answer((_s, res) => json(res, 201, { messages: [{ id: 'gBEGkYiEB1VXAglK1ZEqA1YKPrU' }], meta: { api_status: 'stable' } }));
   assert.deepEqual(await client.send(request), { kind: 'accepted', messageId: 'gBEGkYiEB1VXAglK1ZEqA1YKPrU', httpStatus: 201 });
-  const s = seen[0]!;
+  const s = fake.requests[0]!;
   assert.equal(s.method, 'POST');
   assert.equal(s.url, '/v1/messages');
   assert.equal(s.headers['d360-api-key'], API_KEY);
@@ -94,11 +68,11 @@ test('posts the On-Premise body to /messages with D360-API-KEY: namespace, no me
 });
 
 test('an On-Premise errors[] answer becomes code/title/details', async () => {
-  handler = (_s, res) =>
+  fake.answer((_s, res) =>
     json(res, 404, {
       meta: { api_status: 'stable' },
       errors: [{ code: 1006, title: 'Resource not found', details: 'unknown contact' }],
-    });
+    }));
   assert.deepEqual(await client.send(request), {
     kind: 'error',
     httpStatus: 404,
@@ -109,17 +83,17 @@ test('an On-Premise errors[] answer becomes code/title/details', async () => {
 });
 
 test('an answer without messages or errors is an error with code null; the key is never echoed', async () => {
-  handler = (s, res) => {
+  fake.answer((s, res) => {
     res.writeHead(502, { 'content-type': 'text/plain' });
     res.end(`bad gateway for key ${String(s.headers['d360-api-key'])}`);
-  };
+  });
   const outcome = await client.send(request);
   assert.ok(outcome.kind === 'error');
   assert.equal(outcome.httpStatus, 502);
   assert.equal(outcome.code, null);
   assert.ok(!JSON.stringify(outcome).includes(API_KEY));
 
-  handler = (_s, res) => json(res, 200, { messages: [] });
+  fake.answer((_s, res) => json(res, 200, { messages: [] }));
   const noId = await client.send(request);
   assert.ok(noId.kind === 'error');
   assert.equal(noId.code, null);
@@ -136,9 +110,9 @@ test('connection refused is before_write; no answer after the body is after_writ
   assert.ok(early.kind === 'network', JSON.stringify(early));
   assert.equal(early.phase, 'before_write');
 
-  handler = () => {
+  fake.answer(() => {
     /* never answer */
-  };
+  });
   const late = await client.send(request);
   assert.ok(late.kind === 'network', JSON.stringify(late));
   assert.equal(late.phase, 'after_write');
@@ -150,11 +124,11 @@ test('the registry builds it from the channel: baseUrl, accessToken, templateNam
   };
   const viaRegistry = createClient(channel);
   assert.equal(viaRegistry.provider, '360dialog-onprem');
-  seen.length = 0;
-  handler = (_s, res) => json(res, 201, { messages: [{ id: 'gBEGREG' }] });
+  fake.requests.length = 0;
+  fake.answer((_s, res) => json(res, 201, { messages: [{ id: 'gBEGREG' }] }));
   assert.deepEqual(await viaRegistry.send(request), { kind: 'accepted', messageId: 'gBEGREG', httpStatus: 201 });
   await viaRegistry.close?.();
-  assert.equal(seen[0]!.url, '/v1/messages');
-  assert.equal(seen[0]!.headers['d360-api-key'], API_KEY);
-  assert.equal(JSON.parse(seen[0]!.body).template.namespace, 'ns_from_channel');
+  assert.equal(fake.requests[0]!.url, '/v1/messages');
+  assert.equal(fake.requests[0]!.headers['d360-api-key'], API_KEY);
+  assert.equal(JSON.parse(fake.requests[0]!.body).template.namespace, 'ns_from_channel');
 });

@@ -5,14 +5,12 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { createVerihubsClient } from '../src/providers/verihubs.ts';
 import { createClient } from '../src/providers/registry.ts';
 import { classifyOutcome } from '../src/send/classify.ts';
 import type { Channel } from '../src/config.ts';
 import type { SendRequest } from '../src/providers/types.ts';
+import { closedPortUrl, json, sendRefused, sendUnanswered, startRecordingServer } from './helpers/fake-provider.ts';
 
 const APP_ID = 'app-123';
 const API_KEY = 'vh-secret-api-key-456';
@@ -35,48 +33,24 @@ const request: SendRequest = {
   params: { 'header.1': 'Budi', 'body.1': 'Budi', 'body.2': 'ORD-17', 'body.3': 'tomorrow', 'button.0': 'track/17' },
 };
 
-interface Seen {
-  method: string;
-  url: string;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-let handler: (seen: Seen, res: http.ServerResponse) => void = (_s, res) => res.end();
-const seen: Seen[] = [];
-const server = http.createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    const s = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() };
-    seen.push(s);
-    handler(s, res);
-  });
-});
-await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+const fake = await startRecordingServer();
+const base = fake.url;
 const client = createVerihubsClient({ baseUrl: `${base}/`, appId: APP_ID, apiKey: API_KEY, publicUrl: PUBLIC_URL, timeoutMs: 300 });
 
 after(async () => {
   await client.close?.();
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await fake.close();
 });
 
-function json(res: http.ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-}
-
 test('posts the V2 template body to /v2/whatsapp/message/send with App-ID and API-Key', async () => {
-  seen.length = 0;
-  handler = (_s, res) => json(res, 201, { message: 'Message sent', session_id: '7f0c1c1e-1111-4c1a-9d5e-aaaaaaaaaaaa' });
+  fake.requests.length = 0;
+  fake.answer((_s, res) => json(res, 201, { message: 'Message sent', session_id: '7f0c1c1e-1111-4c1a-9d5e-aaaaaaaaaaaa' }));
   assert.deepEqual(await client.send(request), {
     kind: 'accepted',
     messageId: '7f0c1c1e-1111-4c1a-9d5e-aaaaaaaaaaaa',
     httpStatus: 201,
   });
-  const s = seen[0]!;
+  const s = fake.requests[0]!;
   assert.equal(s.method, 'POST');
   assert.equal(s.url, '/v2/whatsapp/message/send');
   assert.equal(s.headers['app-id'], APP_ID);
@@ -97,14 +71,14 @@ test('posts the V2 template body to /v2/whatsapp/message/send with App-ID and AP
 });
 
 test('no button_param without a URL button; empty header_params without a header parameter', async () => {
-  seen.length = 0;
-  handler = (_s, res) => json(res, 201, { session_id: 's-1' });
+  fake.requests.length = 0;
+  fake.answer((_s, res) => json(res, 201, { session_id: 's-1' }));
   await client.send({
     to: '+628111',
     template: { ...request.template, headerText: null, headerFormat: null, urlButton: false, slots: ['body.1'] },
     params: { 'body.1': 'Sari' },
   });
-  const body = JSON.parse(seen[0]!.body);
+  const body = JSON.parse(fake.requests[0]!.body);
   assert.deepEqual(body.content, { body_params: ['Sari'], header_params: [] });
   assert.equal(body.msisdn, '628111');
 });
@@ -121,14 +95,14 @@ test('the message id: session_id or id, at the top level or under data; HTTP 200
   ];
   for (const [status, body, id] of cases) {
     await t.test(JSON.stringify(body), async () => {
-      handler = (_s, res) => json(res, status, body);
+      fake.answer((_s, res) => json(res, status, body));
       assert.deepEqual(await client.send(request), { kind: 'accepted', messageId: id, httpStatus: status });
     });
   }
 });
 
 test('a 2xx without an id is an error with code null (ambiguous to the classifier)', async () => {
-  handler = (_s, res) => json(res, 201, { message: 'ok' });
+  fake.answer((_s, res) => json(res, 201, { message: 'ok' }));
   const outcome = await client.send(request);
   assert.ok(outcome.kind === 'error');
   assert.equal(outcome.code, null);
@@ -146,7 +120,7 @@ test('error statuses become verihubs_http_<status> codes with the body message a
   ];
   for (const [status, message, action, extra] of cases) {
     await t.test(`HTTP ${status}`, async () => {
-      handler = (_s, res) => json(res, status, { message });
+      fake.answer((_s, res) => json(res, status, { message }));
       const outcome = await client.send(request);
       assert.ok(outcome.kind === 'error', JSON.stringify(outcome));
       assert.equal(outcome.httpStatus, status);
@@ -161,7 +135,7 @@ test('error statuses become verihubs_http_<status> codes with the body message a
 });
 
 test("the body's own code is kept, namespaced so it is never read as a Meta code", async () => {
-  handler = (_s, res) => json(res, 403, { code: 10, message: 'Insufficient balance' });
+  fake.answer((_s, res) => json(res, 403, { code: 10, message: 'Insufficient balance' }));
   const outcome = await client.send(request);
   assert.ok(outcome.kind === 'error');
   assert.equal(outcome.code, 'verihubs_10');
@@ -170,10 +144,10 @@ test("the body's own code is kept, namespaced so it is never read as a Meta code
   assert.ok(action.action === 'pause');
   assert.match(action.reason, /^Verihubs quota exhausted/);
 
-  handler = (_s, res) => {
+  fake.answer((_s, res) => {
     res.writeHead(502, { 'content-type': 'text/html' });
     res.end('<html>Bad gateway</html>');
-  };
+  });
   const proxy = await client.send(request);
   assert.ok(proxy.kind === 'error');
   assert.equal(proxy.code, 'verihubs_http_502');
@@ -181,7 +155,7 @@ test("the body's own code is kept, namespaced so it is never read as a Meta code
 });
 
 test('the API key never appears in an outcome, even when echoed back', async () => {
-  handler = (s, res) => json(res, 401, { message: `bad API-Key ${String(s.headers['api-key'])}` });
+  fake.answer((s, res) => json(res, 401, { message: `bad API-Key ${String(s.headers['api-key'])}` }));
   const outcome = await client.send(request);
   assert.ok(outcome.kind === 'error');
   assert.ok(!JSON.stringify(outcome).includes(API_KEY));
@@ -198,9 +172,9 @@ test('connection refused is before_write; no answer after the body is after_writ
   assert.ok(early.kind === 'network', JSON.stringify(early));
   assert.equal(early.phase, 'before_write');
 
-  handler = () => {
+  fake.answer(() => {
     /* never answer */
-  };
+  });
   const late = await client.send(request);
   assert.ok(late.kind === 'network', JSON.stringify(late));
   assert.equal(late.phase, 'after_write');
@@ -211,11 +185,11 @@ test('the registry builds it from the channel, and refuses without PUBLIC_URL', 
   assert.throws(() => createClient(channel), /verihubs needs PUBLIC_URL/);
   const viaRegistry = createClient(channel, undefined, { publicUrl: 'https://hooks.example.com' });
   assert.equal(viaRegistry.provider, 'verihubs');
-  seen.length = 0;
-  handler = (_s, res) => json(res, 201, { session_id: 'reg-1' });
+  fake.requests.length = 0;
+  fake.answer((_s, res) => json(res, 201, { session_id: 'reg-1' }));
   assert.deepEqual(await viaRegistry.send(request), { kind: 'accepted', messageId: 'reg-1', httpStatus: 201 });
   await viaRegistry.close?.();
-  assert.equal(seen[0]!.url, '/v2/whatsapp/message/send');
-  assert.equal(seen[0]!.headers['app-id'], APP_ID);
-  assert.equal(JSON.parse(seen[0]!.body).callback_url, 'https://hooks.example.com/callbacks/verihubs');
+  assert.equal(fake.requests[0]!.url, '/v2/whatsapp/message/send');
+  assert.equal(fake.requests[0]!.headers['app-id'], APP_ID);
+  assert.equal(JSON.parse(fake.requests[0]!.body).callback_url, 'https://hooks.example.com/callbacks/verihubs');
 });
