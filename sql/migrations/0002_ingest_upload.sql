@@ -25,7 +25,8 @@ CREATE TABLE ingest_chunks (
   campaign_id uuid NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
   seq         int NOT NULL CHECK (seq >= 0),
   first_line  int NOT NULL CHECK (first_line >= 1),
-  data        bytea NOT NULL,
+  -- UTF-8 text, as decoded by the upload: no hex round trip through bytea on either side.
+  data        text NOT NULL,
   PRIMARY KEY (campaign_id, seq)
 );
 

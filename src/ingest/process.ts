@@ -76,7 +76,7 @@ export async function processIngest(pool: pg.Pool, campaignId: string, log: Logg
     for (;;) {
       // Keep up to PIPELINE_DEPTH chunks validating ahead of the one we store next.
       while (inflight.size < PIPELINE_DEPTH) {
-        const chunk = (await db.q<{ first_line: number; data: Buffer }>('ingest_chunk_get', [campaignId, dispatched])).rows[0];
+        const chunk = (await db.q<{ first_line: number; data: string }>('ingest_chunk_get', [campaignId, dispatched])).rows[0];
         if (!chunk) break;
         inflight.set(dispatched, validators.validate(chunk.data, chunk.first_line, dispatched === 0));
         dispatched++;

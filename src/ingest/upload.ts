@@ -84,7 +84,10 @@ export async function uploadChunks(db: Db, campaignId: string, path: string, pla
   const source = createReadStream(path, { highWaterMark: 256 * 1024 }).pipe(decodeStream(plan.encoding, plan.bom));
   let chunks = 0;
   for await (const chunk of chunkRecords(source, { targetBytes: CHUNK_BYTES, firstTargetBytes: FIRST_CHUNK_BYTES, recordDelimiter: plan.recordDelimiter, delimiter: plan.delimiter })) {
-    await db.q('ingest_chunk_insert', [campaignId, chunk.seq, chunk.firstLine, chunk.data]);
+    let text = chunk.data.toString('utf8');
+    // PostgreSQL text cannot hold NUL; a stray one (binary junk past the sniffed head) becomes U+FFFD.
+    if (text.includes('\0')) text = text.replaceAll('\0', '\uFFFD');
+    await db.q('ingest_chunk_insert', [campaignId, chunk.seq, chunk.firstLine, text]);
     chunks = chunk.seq + 1;
     onChunk?.(chunk.seq, chunk.data.length);
   }

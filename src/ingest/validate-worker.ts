@@ -7,15 +7,14 @@ import { validateChunk, type ChunkContext } from './validate-chunk.ts';
  * hasHeader } per chunk; the answer is { id, result } or { id, error }.
  */
 let ctx: ChunkContext | null = null;
-const decoder = new TextDecoder('utf-8');
 
-parentPort!.on('message', (msg: { ctx?: ChunkContext; id?: number; data?: Uint8Array; firstLine?: number; hasHeader?: boolean }) => {
+parentPort!.on('message', (msg: { ctx?: ChunkContext; id?: number; data?: string; firstLine?: number; hasHeader?: boolean }) => {
   if (msg.ctx) {
     ctx = msg.ctx;
     return;
   }
   try {
-    const result = validateChunk(ctx!, decoder.decode(msg.data!), msg.firstLine!, msg.hasHeader!);
+    const result = validateChunk(ctx!, msg.data!, msg.firstLine!, msg.hasHeader!);
     parentPort!.postMessage({ id: msg.id, result });
   } catch (err) {
     parentPort!.postMessage({ id: msg.id, error: (err as Error).message });

@@ -39,7 +39,7 @@ export class ValidatorPool {
     }
   }
 
-  validate(data: Uint8Array, firstLine: number, hasHeader: boolean): Promise<ChunkResult> {
+  validate(data: string, firstLine: number, hasHeader: boolean): Promise<ChunkResult> {
     const entry = this.workers.reduce((a, b) => (b.busy < a.busy ? b : a));
     const id = this.nextId++;
     entry.busy++;
