@@ -8,29 +8,26 @@ import assert from 'node:assert/strict';
 import { createBspClient } from '../src/providers/bsp.ts';
 import { createClient } from '../src/providers/registry.ts';
 import type { Channel } from '../src/config.ts';
-import type { SendRequest } from '../src/providers/types.ts';
-import { closedPortUrl, json, sendRefused, sendUnanswered, startRecordingServer } from './helpers/fake-provider.ts';
+import { closedPortUrl, cloudMessage, json, sendRefused, sendUnanswered, startRecordingServer, templateRequest } from './helpers/fake-provider.ts';
 import { loadCloudSendValidator, schemaErrors } from './helpers/openapi.ts';
 
 const TOKEN = 'bsp-bearer-token-123';
 const BSP_KEY = 'bspkey-987654';
 
 // A named template with a text header: parameter_name must reach the BSP as it reaches Meta.
-const request: SendRequest = {
-  to: '+6281234567890',
-  template: {
+const request = templateRequest(
+  {
     name: 'promo',
     language: 'en',
     category: 'marketing',
     body: 'Hi {{first_name}}, use {{code}}.',
     headerText: 'News for {{city}}',
     headerFormat: 'text',
-    urlButton: false,
     parameterFormat: 'named',
     slots: ['header.1', 'body.first_name', 'body.code'],
   },
-  params: { 'header.1': 'Bandung', 'body.first_name': 'Sari', 'body.code': 'X1' },
-};
+  { 'header.1': 'Bandung', 'body.first_name': 'Sari', 'body.code': 'X1' },
+);
 
 const fake = await startRecordingServer();
 const base = fake.url;
@@ -57,26 +54,20 @@ test('posts the Cloud template message to /api/v1.0/{phoneNumberId}/{bspKey}/mes
   assert.equal(s.headers.authorization, `Bearer ${TOKEN}`);
   assert.match(String(s.headers['content-type']), /^application\/json/);
   const body = JSON.parse(s.body);
-  assert.deepEqual(body, {
-    messaging_product: 'whatsapp',
-    recipient_type: 'individual',
-    to: '6281234567890',
-    type: 'template',
-    template: {
-      name: 'promo',
-      language: { code: 'en', policy: 'deterministic' },
-      components: [
-        { type: 'header', parameters: [{ type: 'text', text: 'Bandung', parameter_name: 'city' }] },
-        {
-          type: 'body',
-          parameters: [
-            { type: 'text', text: 'Sari', parameter_name: 'first_name' },
-            { type: 'text', text: 'X1', parameter_name: 'code' },
-          ],
-        },
-      ],
-    },
-  });
+  assert.deepEqual(body, cloudMessage({
+    name: 'promo',
+    language: { code: 'en', policy: 'deterministic' },
+    components: [
+      { type: 'header', parameters: [{ type: 'text', text: 'Bandung', parameter_name: 'city' }] },
+      {
+        type: 'body',
+        parameters: [
+          { type: 'text', text: 'Sari', parameter_name: 'first_name' },
+          { type: 'text', text: 'X1', parameter_name: 'code' },
+        ],
+      },
+    ],
+  }));
   assert.ok(validate(body), schemaErrors(validate));
 });
 
@@ -111,23 +102,11 @@ test('neither the token nor the BSP key appears in an outcome, even when the BSP
 });
 
 test('connection refused is before_write; no answer after the body is after_write', async () => {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = (probe.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  const refused = createBspClient({ baseUrl: `http://127.0.0.1:${port}`, phoneNumberId: '1', accessToken: TOKEN, bspKey: BSP_KEY });
-  const early = await refused.send(request);
-  await refused.close?.();
-  assert.ok(early.kind === 'network', JSON.stringify(early));
-  assert.equal(early.phase, 'before_write');
+  const refused = createBspClient({ baseUrl: await closedPortUrl(), phoneNumberId: '1', accessToken: TOKEN, bspKey: BSP_KEY });
+  const early = await sendRefused(refused, request);
   assert.ok(!early.message.includes(BSP_KEY));
 
-  fake.answer(() => {
-    /* never answer */
-  });
-  const late = await client.send(request);
-  assert.ok(late.kind === 'network', JSON.stringify(late));
-  assert.equal(late.phase, 'after_write');
+  await sendUnanswered(fake, client, request);
 });
 
 test('the registry builds it from the channel: baseUrl, phoneNumberId, accessToken, bspKey', async () => {

@@ -5,26 +5,11 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCloudClient } from '../src/providers/cloud.ts';
-import type { SendRequest } from '../src/providers/types.ts';
-import { closedPortUrl, json, neverAnswer, sendRefused, sendUnanswered, startRecordingServer } from './helpers/fake-provider.ts';
+import { closedPortUrl, json, neverAnswer, sendRefused, sendUnanswered, startRecordingServer, templateRequest } from './helpers/fake-provider.ts';
 
 const TOKEN = 'EAAG-secret-token-123';
 
-const request: SendRequest = {
-  to: '+6281234567890',
-  template: {
-    name: 'order_update',
-    language: 'id',
-    category: 'utility',
-    body: 'Hi {{1}}',
-    headerText: null,
-    headerFormat: null,
-    urlButton: false,
-    parameterFormat: 'positional',
-    slots: ['body.1'],
-  },
-  params: { 'body.1': 'Budi' },
-};
+const request = templateRequest({}, { 'body.1': 'Budi' });
 
 /** A fake Cloud API whose answer each test sets; it records what it received. */
 const fake = await startRecordingServer();
@@ -120,37 +105,20 @@ test('the token never appears in an outcome, even when the provider echoes it', 
 });
 
 test('connection refused: a network failure before the body was written', async () => {
-  // A port that was just free: bind, read the number, close.
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = (probe.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-
-  const refused = createCloudClient({ baseUrl: `http://127.0.0.1:${port}/v23.0`, phoneNumberId: '1', accessToken: TOKEN });
-  const outcome = await refused.send(request);
-  await refused.close?.();
-  assert.equal(outcome.kind, 'network');
-  assert.ok(outcome.kind === 'network');
-  assert.equal(outcome.phase, 'before_write');
+  const refused = createCloudClient({ baseUrl: `${await closedPortUrl()}/v23.0`, phoneNumberId: '1', accessToken: TOKEN });
+  const outcome = await sendRefused(refused, request);
   assert.ok(!outcome.message.includes(TOKEN));
 });
 
 test('a server that reads the body and never answers: after_write on timeout', async () => {
-  fake.answer(() => {
-    /* never answer */
-  });
   const started = Date.now();
-  const outcome = await client.send(request);
-  assert.ok(outcome.kind === 'network', JSON.stringify(outcome));
-  assert.equal(outcome.phase, 'after_write');
+  const outcome = await sendUnanswered(fake, client, request);
   assert.match(outcome.message, /timeout/);
   assert.ok(Date.now() - started < 2_000);
 });
 
 test('an abort while waiting for the answer is after_write; an abort before sending is before_write', async () => {
-  fake.answer(() => {
-    /* never answer */
-  });
+  fake.answer(neverAnswer);
   const ac = new AbortController();
   setTimeout(() => ac.abort(), 50);
   const waiting = await client.send(request, ac.signal);

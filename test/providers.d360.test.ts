@@ -7,27 +7,15 @@ import assert from 'node:assert/strict';
 import { createD360Client } from '../src/providers/d360.ts';
 import { createClient } from '../src/providers/registry.ts';
 import type { Channel } from '../src/config.ts';
-import type { SendRequest } from '../src/providers/types.ts';
-import { closedPortUrl, json, sendRefused, sendUnanswered, startRecordingServer } from './helpers/fake-provider.ts';
+import { closedPortUrl, cloudMessage, json, sendRefused, sendUnanswered, startRecordingServer, templateRequest } from './helpers/fake-provider.ts';
 import { loadCloudSendValidator, schemaErrors } from './helpers/openapi.ts';
 
 const API_KEY = 'd360-secret-key-XYZ';
 
-const request: SendRequest = {
-  to: '+6281234567890',
-  template: {
-    name: 'order_update',
-    language: 'id',
-    category: 'utility',
-    body: 'Hi {{1}}, order {{2}} is on its way.',
-    headerText: null,
-    headerFormat: 'image',
-    urlButton: true,
-    parameterFormat: 'positional',
-    slots: ['header.1', 'body.1', 'body.2', 'button.0'],
-  },
-  params: { 'header.1': 'https://example.com/a.jpg', 'body.1': 'Budi', 'body.2': 'ORD-17', 'button.0': 'ORD-17' },
-};
+const request = templateRequest(
+  { body: 'Hi {{1}}, order {{2}} is on its way.', headerFormat: 'image', urlButton: true, slots: ['header.1', 'body.1', 'body.2', 'button.0'] },
+  { 'header.1': 'https://example.com/a.jpg', 'body.1': 'Budi', 'body.2': 'ORD-17', 'button.0': 'ORD-17' },
+);
 
 const fake = await startRecordingServer();
 const base = fake.url;
@@ -55,21 +43,15 @@ test('posts the Cloud template message to /messages with D360-API-KEY and no bea
   assert.equal(s.headers.authorization, undefined);
   assert.match(String(s.headers['content-type']), /^application\/json/);
   const body = JSON.parse(s.body);
-  assert.deepEqual(body, {
-    messaging_product: 'whatsapp',
-    recipient_type: 'individual',
-    to: '6281234567890',
-    type: 'template',
-    template: {
-      name: 'order_update',
-      language: { code: 'id', policy: 'deterministic' },
-      components: [
-        { type: 'header', parameters: [{ type: 'image', image: { link: 'https://example.com/a.jpg' } }] },
-        { type: 'body', parameters: [{ type: 'text', text: 'Budi' }, { type: 'text', text: 'ORD-17' }] },
-        { type: 'button', sub_type: 'url', index: '0', parameters: [{ type: 'text', text: 'ORD-17' }] },
-      ],
-    },
-  });
+  assert.deepEqual(body, cloudMessage({
+    name: 'order_update',
+    language: { code: 'id', policy: 'deterministic' },
+    components: [
+      { type: 'header', parameters: [{ type: 'image', image: { link: 'https://example.com/a.jpg' } }] },
+      { type: 'body', parameters: [{ type: 'text', text: 'Budi' }, { type: 'text', text: 'ORD-17' }] },
+      { type: 'button', sub_type: 'url', index: '0', parameters: [{ type: 'text', text: 'ORD-17' }] },
+    ],
+  }));
   assert.ok(validate(body), schemaErrors(validate));
 });
 
@@ -102,22 +84,9 @@ test('the API key never appears in an outcome, even when echoed back', async () 
 });
 
 test('connection refused is before_write; no answer after the body is after_write', async () => {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = (probe.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  const refused = createD360Client({ baseUrl: `http://127.0.0.1:${port}`, accessToken: API_KEY });
-  const early = await refused.send(request);
-  await refused.close?.();
-  assert.ok(early.kind === 'network', JSON.stringify(early));
-  assert.equal(early.phase, 'before_write');
+  await sendRefused(createD360Client({ baseUrl: await closedPortUrl(), accessToken: API_KEY }), request);
 
-  fake.answer(() => {
-    /* never answer */
-  });
-  const late = await client.send(request);
-  assert.ok(late.kind === 'network', JSON.stringify(late));
-  assert.equal(late.phase, 'after_write');
+  const late = await sendUnanswered(fake, client, request);
   assert.match(late.message, /timeout/);
 });
 

@@ -7,27 +7,21 @@ import assert from 'node:assert/strict';
 import { createOnPremClient } from '../src/providers/onprem.ts';
 import { createClient } from '../src/providers/registry.ts';
 import type { Channel } from '../src/config.ts';
-import type { SendRequest } from '../src/providers/types.ts';
-import { closedPortUrl, json, sendRefused, sendUnanswered, startRecordingServer } from './helpers/fake-provider.ts';
+import { closedPortUrl, json, sendRefused, sendUnanswered, startRecordingServer, templateRequest } from './helpers/fake-provider.ts';
 
 const API_KEY = 'onprem-secret-key-42';
 const NAMESPACE = 'c8ae5f90_307a_ca4c_b8f6_d1e2a2573574';
 
-const request: SendRequest = {
-  to: '+6281234567890',
-  template: {
-    name: 'order_update',
-    language: 'id',
-    category: 'utility',
+const request = templateRequest(
+  {
     body: 'Hi {{1}}, order {{2}} is on its way.',
     headerText: 'Order {{1}}',
     headerFormat: 'text',
     urlButton: true,
-    parameterFormat: 'positional',
     slots: ['header.1', 'body.1', 'body.2', 'button.0'],
   },
-  params: { 'header.1': 'ORD-17', 'body.1': 'Budi', 'body.2': 'ORD-17', 'button.0': 'track/17' },
-};
+  { 'header.1': 'ORD-17', 'body.1': 'Budi', 'body.2': 'ORD-17', 'button.0': 'track/17' },
+);
 
 const fake = await startRecordingServer();
 const base = `${fake.url}/v1`;
@@ -100,22 +94,9 @@ test('an answer without messages or errors is an error with code null; the key i
 });
 
 test('connection refused is before_write; no answer after the body is after_write', async () => {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = (probe.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  const refused = createOnPremClient({ baseUrl: `http://127.0.0.1:${port}/v1`, accessToken: API_KEY, namespace: NAMESPACE });
-  const early = await refused.send(request);
-  await refused.close?.();
-  assert.ok(early.kind === 'network', JSON.stringify(early));
-  assert.equal(early.phase, 'before_write');
+  await sendRefused(createOnPremClient({ baseUrl: `${await closedPortUrl()}/v1`, accessToken: API_KEY, namespace: NAMESPACE }), request);
 
-  fake.answer(() => {
-    /* never answer */
-  });
-  const late = await client.send(request);
-  assert.ok(late.kind === 'network', JSON.stringify(late));
-  assert.equal(late.phase, 'after_write');
+  await sendUnanswered(fake, client, request);
 });
 
 test('the registry builds it from the channel: baseUrl, accessToken, templateNamespace', async () => {

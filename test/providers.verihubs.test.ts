@@ -9,29 +9,23 @@ import { createVerihubsClient } from '../src/providers/verihubs.ts';
 import { createClient } from '../src/providers/registry.ts';
 import { classifyOutcome } from '../src/send/classify.ts';
 import type { Channel } from '../src/config.ts';
-import type { SendRequest } from '../src/providers/types.ts';
-import { closedPortUrl, json, sendRefused, sendUnanswered, startRecordingServer } from './helpers/fake-provider.ts';
+import { closedPortUrl, json, sendRefused, sendUnanswered, startRecordingServer, templateRequest } from './helpers/fake-provider.ts';
 
 const APP_ID = 'app-123';
 const API_KEY = 'vh-secret-api-key-456';
 const PUBLIC_URL = 'https://campaign.example.com/';
 
 // Body placeholders mentioned out of order: positional parameters go by number, {{1}} first.
-const request: SendRequest = {
-  to: '+6281234567890',
-  template: {
-    name: 'order_update',
-    language: 'id',
-    category: 'utility',
+const request = templateRequest(
+  {
     body: 'Order {{2}} for {{1}} arrives {{3}}.',
     headerText: 'Hi {{1}}',
     headerFormat: 'text',
     urlButton: true,
-    parameterFormat: 'positional',
     slots: ['header.1', 'body.1', 'body.2', 'body.3', 'button.0'],
   },
-  params: { 'header.1': 'Budi', 'body.1': 'Budi', 'body.2': 'ORD-17', 'body.3': 'tomorrow', 'button.0': 'track/17' },
-};
+  { 'header.1': 'Budi', 'body.1': 'Budi', 'body.2': 'ORD-17', 'body.3': 'tomorrow', 'button.0': 'track/17' },
+);
 
 const fake = await startRecordingServer();
 const base = fake.url;
@@ -162,22 +156,10 @@ test('the API key never appears in an outcome, even when echoed back', async () 
 });
 
 test('connection refused is before_write; no answer after the body is after_write', async () => {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = (probe.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  const refused = createVerihubsClient({ baseUrl: `http://127.0.0.1:${port}`, appId: APP_ID, apiKey: API_KEY, publicUrl: PUBLIC_URL });
-  const early = await refused.send(request);
-  await refused.close?.();
-  assert.ok(early.kind === 'network', JSON.stringify(early));
-  assert.equal(early.phase, 'before_write');
+  const refused = createVerihubsClient({ baseUrl: await closedPortUrl(), appId: APP_ID, apiKey: API_KEY, publicUrl: PUBLIC_URL });
+  await sendRefused(refused, request);
 
-  fake.answer(() => {
-    /* never answer */
-  });
-  const late = await client.send(request);
-  assert.ok(late.kind === 'network', JSON.stringify(late));
-  assert.equal(late.phase, 'after_write');
+  await sendUnanswered(fake, client, request);
 });
 
 test('the registry builds it from the channel, and refuses without PUBLIC_URL', async () => {

@@ -5,44 +5,20 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { startSandbox } from '../src/sandbox/server.ts';
 import type { Sandbox, SandboxOptions } from '../src/sandbox/server.ts';
 import { createCloudClient } from '../src/providers/cloud.ts';
 import type { SendOutcome, SendRequest } from '../src/providers/types.ts';
+import { startRecordingServer, templateRequest } from './helpers/fake-provider.ts';
+import { prng } from '../src/demo/sample.ts';
 
 const SECRET = 'sandbox-app-secret';
 
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const seeded = prng;
 
 function sendRequest(to: string, name = 'Budi'): SendRequest {
-  return {
-    to,
-    template: {
-      name: 'promo',
-      language: 'id',
-      category: 'marketing',
-      body: 'Hi {{1}}',
-      headerText: null,
-      headerFormat: null,
-      urlButton: false,
-      parameterFormat: 'positional',
-      slots: ['body.1'],
-    },
-    params: { 'body.1': name },
-  };
+  return templateRequest({ name: 'promo', category: 'marketing' }, { 'body.1': name }, to);
 }
 
 interface ReceivedStatus {
@@ -56,46 +32,35 @@ interface ReceivedStatus {
 /** A webhook receiver that verifies signatures; `failEvery` answers 500 to every n-th POST. */
 async function startReceiver(failEvery = 0) {
   const statuses: ReceivedStatus[] = [];
-  let posts = 0;
   let badSignatures = 0;
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      posts += 1;
-      const raw = Buffer.concat(chunks);
-      const expected = Buffer.from(`sha256=${createHmac('sha256', SECRET).update(raw).digest('hex')}`);
-      const got = Buffer.from(String(req.headers['x-hub-signature-256'] ?? ''));
-      if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
-        badSignatures += 1;
-        res.writeHead(401).end();
-        return;
+  const fake = await startRecordingServer(({ headers, raw }, res) => {
+    const expected = Buffer.from(`sha256=${createHmac('sha256', SECRET).update(raw).digest('hex')}`);
+    const got = Buffer.from(String(headers['x-hub-signature-256'] ?? ''));
+    if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
+      badSignatures += 1;
+      res.writeHead(401).end();
+      return;
+    }
+    if (failEvery > 0 && fake.requests.length % failEvery === 0) {
+      res.writeHead(500).end();
+      return;
+    }
+    const body = JSON.parse(raw.toString('utf8'));
+    assert.equal(body.object, 'whatsapp_business_account');
+    for (const entry of body.entry) {
+      for (const change of entry.changes) {
+        assert.equal(change.field, 'messages');
+        statuses.push(...(change.value.statuses as ReceivedStatus[]));
       }
-      if (failEvery > 0 && posts % failEvery === 0) {
-        res.writeHead(500).end();
-        return;
-      }
-      const body = JSON.parse(raw.toString('utf8'));
-      assert.equal(body.object, 'whatsapp_business_account');
-      for (const entry of body.entry) {
-        for (const change of entry.changes) {
-          assert.equal(change.field, 'messages');
-          statuses.push(...(change.value.statuses as ReceivedStatus[]));
-        }
-      }
-      res.writeHead(200).end('ok');
-    });
+    }
+    res.writeHead(200).end('ok');
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/whatsapp`,
+    url: `${fake.url}/webhooks/whatsapp`,
     statuses,
-    posts: () => posts,
+    posts: () => fake.requests.length,
     badSignatures: () => badSignatures,
-    close: () => {
-      server.closeAllConnections();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: fake.close,
   };
 }
 
@@ -244,14 +209,10 @@ test('answers like Meta to a missing token and to bad bodies', async () => {
 });
 
 test('a receiver that never answers 2xx: retries, then gives up and counts it', async () => {
-  const down = http.createServer((req, res) => {
-    req.resume();
-    res.writeHead(503).end();
-  });
-  await new Promise<void>((resolve) => down.listen(0, '127.0.0.1', resolve));
+  const down = await startRecordingServer((_s, res) => res.writeHead(503).end());
   const sandbox = await startSandbox(
     sandboxOptions({
-      webhookUrl: `http://127.0.0.1:${(down.address() as AddressInfo).port}/hook`,
+      webhookUrl: `${down.url}/hook`,
       random: seeded(9),
       rate408: 0,
       rateFailed: 0,
@@ -266,8 +227,7 @@ test('a receiver that never answers 2xx: retries, then gives up and counts it', 
     assert.equal(sandbox.failedWebhooks(), 4); // 2 messages × (sent, delivered)
   } finally {
     await sandbox.close();
-    down.closeAllConnections();
-    await new Promise<void>((resolve) => down.close(() => resolve()));
+    await down.close();
   }
 });
 

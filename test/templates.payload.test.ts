@@ -9,6 +9,7 @@ import { buildCloudMessage, buildCloudTemplate } from '../src/templates/payload.
 import type { TemplateDef } from '../src/templates/types.ts';
 import type { SendRequest } from '../src/providers/types.ts';
 import { loadCloudSendValidator, schemaErrors } from './helpers/openapi.ts';
+import { cloudMessage } from './helpers/fake-provider.ts';
 
 function def(over: Partial<TemplateDef>): TemplateDef {
   return {
@@ -39,25 +40,19 @@ function req(template: TemplateDef, params: Record<string, string>): SendRequest
 test('positional body: one text parameter per slot, in order, no parameter_name', () => {
   const t = def({});
   const body = buildCloudMessage(req(t, { 'body.1': 'Budi', 'body.2': 'ORD-17' }));
-  assert.deepEqual(body, {
-    messaging_product: 'whatsapp',
-    recipient_type: 'individual',
-    to: '6281234567890',
-    type: 'template',
-    template: {
-      name: 'order_update',
-      language: { code: 'id', policy: 'deterministic' },
-      components: [
-        {
-          type: 'body',
-          parameters: [
-            { type: 'text', text: 'Budi' },
-            { type: 'text', text: 'ORD-17' },
-          ],
-        },
-      ],
-    },
-  });
+  assert.deepEqual(body, cloudMessage({
+    name: 'order_update',
+    language: { code: 'id', policy: 'deterministic' },
+    components: [
+      {
+        type: 'body',
+        parameters: [
+          { type: 'text', text: 'Budi' },
+          { type: 'text', text: 'ORD-17' },
+        ],
+      },
+    ],
+  }));
   assertValid(body);
 });
 

@@ -1,12 +1,14 @@
 /**
  * A fake provider on 127.0.0.1 for the adapter tests: it records every request it receives and answers
- * through a handler each test sets. Also the shared "connection refused" and "no answer" checks.
+ * through a handler each test sets. Also the shared "connection refused" and "no answer" checks, and the
+ * request and Cloud body most adapter tests start from.
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { ProviderClient, SendOutcome, SendRequest } from '../../src/providers/types.ts';
+import type { TemplateDef, TemplateParams } from '../../src/templates/types.ts';
 
 export interface Seen {
   method: string;
@@ -92,4 +94,29 @@ export async function sendUnanswered(fake: RecordingServer, client: ProviderClie
   assert.ok(outcome.kind === 'network', JSON.stringify(outcome));
   assert.equal(outcome.phase, 'after_write');
   return outcome;
+}
+
+/** A send of a positional one-slot utility template to +6281234567890; `template` overrides the defaults. */
+export function templateRequest(template: Partial<TemplateDef>, params: TemplateParams, to = '+6281234567890'): SendRequest {
+  return {
+    to,
+    template: {
+      name: 'order_update',
+      language: 'id',
+      category: 'utility',
+      body: 'Hi {{1}}',
+      headerText: null,
+      headerFormat: null,
+      urlButton: false,
+      parameterFormat: 'positional',
+      slots: ['body.1'],
+      ...template,
+    },
+    params,
+  };
+}
+
+/** The Cloud API message body expected around `template`, sent to +6281234567890. */
+export function cloudMessage(template: unknown): unknown {
+  return { messaging_product: 'whatsapp', recipient_type: 'individual', to: '6281234567890', type: 'template', template };
 }
