@@ -87,22 +87,41 @@ export function redact(outcome: SendOutcome, secret: string): SendOutcome {
   return outcome;
 }
 
-export function createCloudClient(opts: CloudClientOptions): ProviderClient {
+/**
+ * A client for any endpoint that takes the Cloud API body and answers like the Cloud API (Meta, 360dialog,
+ * Cloud-compatible BSPs): only the provider name, the URL and the auth headers differ. Every secret is
+ * scrubbed from every outcome, longest first (if one secret contained another, scrubbing the shorter first
+ * would leave the rest of the longer one in the text).
+ */
+export function createCloudShapedClient(opts: {
+  provider: string;
+  url: string;
+  headers: Record<string, string>;
+  secrets: string[];
+  timeoutMs?: number | undefined;
+}): ProviderClient {
   const http = createHttpClient({ timeoutMs: opts.timeoutMs });
-  const url = `${opts.baseUrl.replace(/\/+$/, '')}/${encodeURIComponent(opts.phoneNumberId)}/messages`;
-  const headers = { authorization: `Bearer ${opts.accessToken}` };
-
+  const secrets = [...new Set(opts.secrets)].sort((a, b) => b.length - a.length);
+  const scrub = (o: SendOutcome): SendOutcome => secrets.reduce(redact, o);
   return {
-    provider: 'cloud',
+    provider: opts.provider,
     async send(req: SendRequest, signal?: AbortSignal): Promise<SendOutcome> {
-      const result = await http.postJson(url, buildCloudMessage(req), { headers, signal });
-      if (!result.ok) {
-        return redact({ kind: 'network', phase: result.phase, message: result.message }, opts.accessToken);
-      }
-      return redact(cloudOutcome(result.status, result.body), opts.accessToken);
+      const result = await http.postJson(opts.url, buildCloudMessage(req), { headers: opts.headers, signal });
+      if (!result.ok) return scrub({ kind: 'network', phase: result.phase, message: result.message });
+      return scrub(cloudOutcome(result.status, result.body));
     },
     async close() {
       http.close();
     },
   };
+}
+
+export function createCloudClient(opts: CloudClientOptions): ProviderClient {
+  return createCloudShapedClient({
+    provider: 'cloud',
+    url: `${opts.baseUrl.replace(/\/+$/, '')}/${encodeURIComponent(opts.phoneNumberId)}/messages`,
+    headers: { authorization: `Bearer ${opts.accessToken}` },
+    secrets: [opts.accessToken],
+    timeoutMs: opts.timeoutMs,
+  });
 }
