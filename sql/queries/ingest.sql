@@ -27,15 +27,6 @@ UPDATE campaigns SET ingest_next_seq = $2 + 1
 WHERE id = $1 AND ingest_next_seq = $2
 RETURNING id;
 
--- name: ingest_resume_state
--- What earlier runs of this ingest decided, so a resumed ingest goes on exactly where they stopped.
-SELECT count(*)::int AS rows,
-       count(*) FILTER (WHERE outcome = 'accepted')::int AS accepted,
-       count(*) FILTER (WHERE outcome = 'invalid')::int AS invalid,
-       count(*) FILTER (WHERE outcome = 'duplicate')::int AS duplicate,
-       count(*) FILTER (WHERE outcome = 'suppressed')::int AS suppressed
-FROM recipients WHERE campaign_id = $1;
-
 -- name: ingest_accepted_numbers
 SELECT phone_e164 FROM recipients WHERE campaign_id = $1 AND outcome = 'accepted';
 

@@ -57,3 +57,18 @@ UPDATE recipients SET status = 'failed', send_phase = NULL, retry_at = NULL, fai
        updated_at = now()
 WHERE status = 'sending' AND send_phase = 'ambiguous' AND retry_at <= now()
 RETURNING campaign_id;
+
+-- name: recipient_outcome_counts
+-- Outcome counts from the rows themselves: the report's ingest figures while a file is still being
+-- validated, and where a resumed ingest picks up its progress.
+SELECT count(*)::int AS rows,
+       count(*) FILTER (WHERE outcome = 'accepted')::int AS accepted,
+       count(*) FILTER (WHERE outcome = 'invalid')::int AS invalid,
+       count(*) FILTER (WHERE outcome = 'duplicate')::int AS duplicate,
+       count(*) FILTER (WHERE outcome = 'suppressed')::int AS suppressed,
+       jsonb_build_object(
+         'invalid_phone', count(*) FILTER (WHERE reason = 'invalid_phone'),
+         'missing_param', count(*) FILTER (WHERE reason = 'missing_param'),
+         'invalid_param', count(*) FILTER (WHERE reason = 'invalid_param'),
+         'malformed_row', count(*) FILTER (WHERE reason = 'malformed_row')) AS invalid_reasons
+FROM recipients WHERE campaign_id = $1;

@@ -19,17 +19,3 @@ LIMIT 20;
 -- name: report_attempts
 SELECT count(*)::int AS requests, count(*) FILTER (WHERE attempt > 1)::int AS retries
 FROM send_attempts WHERE campaign_id = $1;
-
--- name: report_ingest_live
--- While a file is still being validated the campaign's ingest counts are not final yet: count the rows.
-SELECT count(*)::int AS rows,
-       count(*) FILTER (WHERE outcome = 'accepted')::int AS accepted,
-       count(*) FILTER (WHERE outcome = 'invalid')::int AS invalid,
-       count(*) FILTER (WHERE outcome = 'duplicate')::int AS duplicate,
-       count(*) FILTER (WHERE outcome = 'suppressed')::int AS suppressed,
-       jsonb_build_object(
-         'invalid_phone', count(*) FILTER (WHERE reason = 'invalid_phone'),
-         'missing_param', count(*) FILTER (WHERE reason = 'missing_param'),
-         'invalid_param', count(*) FILTER (WHERE reason = 'invalid_param'),
-         'malformed_row', count(*) FILTER (WHERE reason = 'malformed_row')) AS invalid_reasons
-FROM recipients WHERE campaign_id = $1;

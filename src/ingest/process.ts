@@ -66,7 +66,7 @@ export async function processIngest(pool: pg.Pool, campaignId: string, log: Logg
       defaultCountry: c.default_country ?? undefined, delimiter: c.source_delimiter ?? ',', crBreaks: c.source_record_delimiter === '\r', paramOptions: c.param_options ?? {},
     }, opts.threads);
 
-    const progress: IngestProgress = (await db.q('ingest_resume_state', [campaignId])).rows[0];
+    const { invalid_reasons: _, ...progress }: IngestProgress & { invalid_reasons: unknown } = (await db.q('recipient_outcome_counts', [campaignId])).rows[0];
     const seen = new NumberSet();
     for (const r of (await db.q<{ phone_e164: string }>('ingest_accepted_numbers', [campaignId])).rows) seen.add(key(r.phone_e164));
 

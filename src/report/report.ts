@@ -46,7 +46,7 @@ export async function buildReport(db: Db, campaignId: string): Promise<Report | 
   for (const r of counts.rows) status[r.status] = r.n;
   const ing = c.ingest_state === 'done'
     ? { rows: c.ingest_rows, accepted: c.ingest_accepted, invalid: c.ingest_invalid, duplicate: c.ingest_duplicate, suppressed: c.ingest_suppressed, invalid_reasons: c.invalid_reasons }
-    : (await db.q('report_ingest_live', [campaignId])).rows[0];
+    : (await db.q('recipient_outcome_counts', [campaignId])).rows[0];
   const accepted = ing.accepted as number;
   const reasons = ing.invalid_reasons ?? {};
   return {
