@@ -9,7 +9,8 @@ import { enqueueCampaignIngest } from './campaign-ingest.ts';
 /**
  * The scanner: every second (each worker asks; `stately` folds the asks into one run) it starts scheduled
  * campaigns that are due, rescues what dead workers left, and makes sure every running campaign has a
- * send job and every campaign whose file awaits validation has an ingest job. A worker that starts after an outage picks everything up from here.
+ * send job and every campaign whose file awaits validation has an ingest job. A worker that starts after
+ * an outage picks everything up from here.
  */
 export const MAINTENANCE: QueueDef = {
   name: 'maintenance',

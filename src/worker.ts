@@ -107,6 +107,9 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
   // `campaign start` and `resume` NOTIFY campaign_wake: the campaign gets its send job now rather than at
   // the next scan (a second later). The scan stays the guarantee; this is only a shortcut.
   const listener = await opts.pool.connect();
+  // A checked-out client that loses its server emits 'error'; unheard, that would crash the worker. The
+  // shortcut is simply lost; the scan goes on.
+  listener.on('error', (err) => log.warn({ err }, 'campaign_wake listener lost'));
   listener.on('notification', (n) => {
     if (n.payload && !stopping.signal.aborted) void enqueueCampaignSend(boss, n.payload).catch(() => {});
   });
