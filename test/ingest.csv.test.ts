@@ -220,9 +220,11 @@ test('every row ends in exactly one outcome, decided in the spec order; duplicat
   assert.deepEqual(at(2).params, { 'body.1': 'Ann', 'body.2': 'A1' });
   assert.deepEqual(at(23).params, { 'body.1': 'Zed', 'body.2': 'C3 with   three   spaces' }, 'values are kept exactly as written');
   for (const p of phones) {
-    const accepted = expected.find((e) => e.line === p.line)!.outcome === 'accepted';
-    assert.equal(p.status, accepted ? 'queued' : null, `line ${p.line}: only accepted rows are recipients`);
-    assert.equal(p.params === null, !accepted, `line ${p.line}: params only on accepted rows`);
+    const outcome = expected.find((e) => e.line === p.line)!.outcome;
+    assert.equal(p.status, outcome === 'accepted' ? 'queued' : null, `line ${p.line}: only accepted rows are recipients`);
+    // Params are kept for every row that passed validation (duplicate and suppressed rows too), never
+    // for an invalid one.
+    assert.equal(p.params === null, outcome === 'invalid', `line ${p.line}: params on valid rows only`);
   }
 
   const count = (o: string) => expected.filter((e) => e.outcome === o).length;

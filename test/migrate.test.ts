@@ -270,3 +270,30 @@ test('one accepted row per number per campaign (the unique index behind "never t
   // A duplicate row with that number is fine: it is not a recipient.
   await db.raw(`INSERT INTO recipients (campaign_id, line, phone_input, phone_e164, outcome) VALUES ($1, $2, 'x', '+6281355555555', 'duplicate')`, [campaignId, b]);
 });
+
+test('recipients -> campaigns (checked per statement since 0003): missing campaign refused, delete cascades, campaign_id fixed', async () => {
+  const db = t.db;
+  await setup(db);
+  const ghost = '00000000-0000-4000-8000-000000000000';
+  const row = `($1, $2, 'x', '+6281366660003', '{}', 'accepted', 'queued')`;
+  const insert = `INSERT INTO recipients (campaign_id, line, phone_input, phone_e164, params, outcome, status) VALUES `;
+  await assert.rejects(db.raw(insert + row, [ghost, 1]), (err: unknown) => (err as { code?: string }).code === '23503');
+  // A multi-row statement with one bad campaign among good rows is refused as a whole.
+  await assert.rejects(
+    db.raw(insert + `($1, $3, 'x', '+6281366666601', '{}', 'accepted', 'queued'), ($2, 1, 'x', '+6281366666602', '{}', 'accepted', 'queued')`, [campaignId, ghost, nextLine++]),
+    (err: unknown) => (err as { code?: string }).code === '23503',
+  );
+  const line = nextLine++;
+  await db.raw(insert + row, [campaignId, line]);
+  await assert.rejects(db.raw(`UPDATE recipients SET campaign_id = $1 WHERE campaign_id = $2 AND line = $3`, [ghost, campaignId, line]),
+    (err: unknown) => (err as { code?: string }).code === '23503');
+
+  // Deleting a campaign deletes its rows and their attempts.
+  const other = await campaignInsert(db, ['cascade', templateId, 'default', 'phone', {}, null, null]);
+  await db.raw(insert + row, [other.id, 1]);
+  await db.raw(`UPDATE recipients SET status = 'sending', send_phase = 'claimed', claimed_by = 'w', attempts = 1 WHERE campaign_id = $1`, [other.id]);
+  await db.raw(`INSERT INTO send_attempts (campaign_id, line, attempt, worker) VALUES ($1, 1, 1, 'w')`, [other.id]);
+  await db.q('campaign_delete', [other.id]);
+  const left = await db.raw<{ n: number }>(`SELECT (SELECT count(*) FROM recipients WHERE campaign_id = $1)::int + (SELECT count(*) FROM send_attempts WHERE campaign_id = $1)::int AS n`, [other.id]);
+  assert.equal(left.rows[0]!.n, 0);
+});

@@ -7,8 +7,7 @@ import { sql } from '../db/queries.ts';
 import type { Logger } from '../log.ts';
 import { getTemplateById } from '../templates/store.ts';
 import { planColumns } from './columns.ts';
-import { copyRow } from './copy-text.ts';
-import type { ChunkResult } from './validate-chunk.ts';
+import { COPY_TAIL_COLUMNS, type ChunkResult } from './validate-chunk.ts';
 import { ValidatorPool } from './worker-pool.ts';
 import { NumberSet } from './number-set.ts';
 
@@ -30,7 +29,8 @@ export interface IngestProgress { rows: number; accepted: number; invalid: numbe
 const PIPELINE_DEPTH = 3;
 const POLL_MS = 25;
 
-const COPY_RECIPIENTS = 'COPY recipients (campaign_id, line, phone_input, phone_e164, params, outcome, reason, detail, status) FROM STDIN';
+// campaign_id, outcome and status first: they are decided here; the rest comes from the validation thread.
+const COPY_RECIPIENTS = `COPY recipients (campaign_id, outcome, status, ${COPY_TAIL_COLUMNS.join(', ')}) FROM STDIN`;
 
 export interface ProcessOptions {
   onProgress?: (p: IngestProgress) => void;
@@ -38,8 +38,9 @@ export interface ProcessOptions {
   threads?: number;
 }
 
-/** E.164 digits as one exact double (15 digits < 2^53). */
+/** E.164 digits as one exact double (15 digits < 2^53), and back. */
 const key = (e164: string): number => Number(e164.slice(1));
+const e164Of = (k: number): string => '+' + String(k);
 
 /**
  * Validate a campaign's uploaded chunks, in order, into `recipients`. One process at a time per campaign
@@ -115,28 +116,32 @@ async function storeChunk(pool: pg.Pool, campaignId: string, seq: number, r: Chu
   const added: number[] = [];
   try {
     await client.query('BEGIN');
-    const candidates = [...new Set(r.e164.filter((e): e is string => e !== null))];
-    const blocked = new Set((await client.query<{ phone_e164: string }>(sql('suppression_find_many'), [candidates])).rows.map((x) => x.phone_e164));
+    const candidates: string[] = [];
+    for (const k of r.keys) if (!Number.isNaN(k)) candidates.push(e164Of(k));
+    const blocked = new Set((await client.query<{ phone_e164: string }>(sql('suppression_find_many'), [candidates])).rows.map((x) => key(x.phone_e164)));
     const counts = { rows: 0, accepted: 0, invalid: 0, duplicate: 0, suppressed: 0 };
+    const prefix = {
+      accepted: `${campaignId}\taccepted\tqueued\t`, invalid: `${campaignId}\tinvalid\t\\N\t`,
+      duplicate: `${campaignId}\tduplicate\t\\N\t`, suppressed: `${campaignId}\tsuppressed\t\\N\t`,
+    };
     let text = '';
-    for (let i = 0; i < r.lines.length; i++) {
-      const e164 = r.e164[i]!;
+    let from = 0;
+    for (let i = 0; i < r.rows; i++) {
+      const k = r.keys[i]!;
       let outcome: 'accepted' | 'invalid' | 'duplicate' | 'suppressed';
-      if (e164 === null) outcome = 'invalid';
-      else if (blocked.has(e164)) outcome = 'suppressed';
+      if (Number.isNaN(k)) outcome = 'invalid';
+      else if (blocked.has(k)) outcome = 'suppressed';
+      else if (seen.has(k)) outcome = 'duplicate';
       else {
-        const k = key(e164);
-        if (seen.has(k)) outcome = 'duplicate';
-        else {
-          outcome = 'accepted';
-          seen.add(k);
-          added.push(k);
-        }
+        outcome = 'accepted';
+        seen.add(k);
+        added.push(k);
       }
       counts.rows++;
       counts[outcome]++;
-      text += copyRow([campaignId, String(r.lines[i]), r.phoneInput[i]!, e164, outcome === 'accepted' ? r.params[i]! : null,
-        outcome, r.reason[i]!, r.detail[i]!, outcome === 'accepted' ? 'queued' : null]);
+      const to = r.ends[i]!;
+      text += prefix[outcome] + r.tails.slice(from, to);
+      from = to;
     }
     await pipeline(Readable.from([text]), client.query(copyFrom(COPY_RECIPIENTS)));
     const advanced = await client.query(sql('ingest_checkpoint_advance'), [campaignId, seq]);

@@ -15,7 +15,7 @@ parentPort!.on('message', (msg: { ctx?: ChunkContext; id?: number; data?: string
   }
   try {
     const result = validateChunk(ctx!, msg.data!, msg.firstLine!, msg.hasHeader!);
-    parentPort!.postMessage({ id: msg.id, result });
+    parentPort!.postMessage({ id: msg.id, result }, [result.keys.buffer, result.ends.buffer]);
   } catch (err) {
     parentPort!.postMessage({ id: msg.id, error: (err as Error).message });
   }
