@@ -9,8 +9,12 @@ import type { Logger } from './log.ts';
 import { startBoss } from './boss.ts';
 import { createHttpServer, listen } from './http/server.ts';
 import { createClient } from './providers/registry.ts';
-import type { ProviderClient } from './providers/types.ts';
 import { RateLimiter } from './send/limiter.ts';
+import { Breaker } from './send/breaker.ts';
+import type { SendChannel } from './send/sender.ts';
+import type { WindowStore } from './send/window.ts';
+import { RedisWindowStore } from './send/window-redis.ts';
+import { PgWindowStore } from './send/window-pg.ts';
 import { HEARTBEAT_EVERY_MS } from './send/maintenance.ts';
 import { startSandbox, type Sandbox } from './sandbox/server.ts';
 import { CAMPAIGN_SEND, enqueueCampaignSend, registerCampaignSend } from '../jobs/campaign-send.ts';
@@ -85,13 +89,19 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
     sandbox = await startSandbox({ webhookUrl, appSecret: config.appSecret ?? SANDBOX_DEFAULT_SECRET, logger: log, ...opts.sandbox });
   }
 
-  const channels = new Map<string, { client: ProviderClient; limiter: RateLimiter }>();
+  // Each channel's limit is shared by every worker: through Redis when REDIS_URL is set, else PostgreSQL.
+  const window: WindowStore = config.redisUrl ? new RedisWindowStore(config.redisUrl) : new PgWindowStore(db);
+  const channels = new Map<string, SendChannel>();
   const channel = (name: string) => {
     let ch = channels.get(name);
     if (!ch) {
       const def = config.channels.find((c) => c.name === name);
       if (!def) throw new Error(`channel ${name} is not configured in this worker`);
-      ch = { client: createClient(def, sandbox ?? undefined, config.publicUrl ? { publicUrl: config.publicUrl } : {}), limiter: new RateLimiter(def.rateLimitRps) };
+      ch = {
+        client: createClient(def, sandbox ?? undefined, config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+        limiter: new RateLimiter(def.rateLimitRps, { store: window, channel: def.name }),
+        breaker: new Breaker(),
+      };
       channels.set(name, ch);
     }
     return ch;
@@ -115,7 +125,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
   });
   await listener.query('LISTEN campaign_wake');
   await enqueueMaintenance(boss);
-  log.info({ channels: config.channels.map((c) => `${c.name}:${c.provider}`) }, 'worker started');
+  log.info({ channels: config.channels.map((c) => `${c.name}:${c.provider}`), rate_window: window.kind }, 'worker started');
 
   let stopped: Promise<void> | null = null;
   return {
@@ -134,6 +144,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
           await ch.limiter.stop();
           await ch.client.close?.();
         }
+        await window.close();
         await sandbox?.close();
         if (server) await new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); });
         await db.q('worker_remove', [id]).catch(() => {});

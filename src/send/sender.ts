@@ -1,11 +1,12 @@
 import pLimit from 'p-limit';
 import type { Db } from '../db/executor.ts';
 import type { Logger } from '../log.ts';
-import type { ProviderClient } from '../providers/types.ts';
+import type { ProviderClient, SendOutcome } from '../providers/types.ts';
 import type { TemplateDef, TemplateParams } from '../templates/types.ts';
 import { getTemplateById } from '../templates/store.ts';
 import { classifyOutcome } from './classify.ts';
 import type { RateLimiter } from './limiter.ts';
+import type { Breaker } from './breaker.ts';
 import { recordOutcome } from './record.ts';
 
 /** Everything the send stage needs from the process around it. */
@@ -13,13 +14,19 @@ export interface SendContext {
   db: Db;
   workerId: string;
   log: Logger;
-  /** The client and limiter of a channel; one limiter per channel per process. */
-  channel(name: string): { client: ProviderClient; limiter: RateLimiter };
+  /** The client, limiter and breaker of a channel; one of each per channel per process. */
+  channel(name: string): SendChannel;
   /** Aborted on shutdown: stop claiming and give back what was claimed but not sent. */
   stopping: AbortSignal;
   settleS: number;
   /** Called after each batch, so early status webhooks for the new message ids get applied. */
   onBatchRecorded?: () => void;
+}
+
+export interface SendChannel {
+  client: ProviderClient;
+  limiter: RateLimiter;
+  breaker: Breaker;
 }
 
 export interface SendRunResult {
@@ -52,7 +59,7 @@ export async function sendCampaign(ctx: SendContext, campaignId: string, runMs =
   const campaign = (await db.q('campaign_get', [campaignId])).rows[0];
   if (!campaign || campaign.state !== 'running') return { requests: 0, state: 'done', nextAt: null };
   const template = await getTemplateById(db, campaign.template_id);
-  let channel: ReturnType<SendContext['channel']>;
+  let channel: SendChannel;
   try {
     channel = ctx.channel(campaign.channel);
   } catch (err) {
@@ -107,13 +114,16 @@ export async function sendCampaign(ctx: SendContext, campaignId: string, runMs =
 
 async function sendOne(
   ctx: SendContext,
-  channel: ReturnType<SendContext['channel']>,
+  channel: SendChannel,
   campaignId: string,
   template: TemplateDef,
   row: Claimed,
 ): Promise<'not_started' | { paused?: string }> {
+  let probe: boolean;
   let grant;
   try {
+    // An open breaker holds everyone but one probe a second; then the rate limit.
+    probe = await channel.breaker.admit(ctx.stopping);
     grant = await channel.limiter.acquire(ctx.stopping);
   } catch {
     return 'not_started';
@@ -127,11 +137,26 @@ async function sendOne(
   const attempt = started.rows[0]?.attempt;
   if (attempt === undefined) {
     grant.cancel();
+    if (probe) channel.breaker.record(false, true);
     return 'not_started';
   }
-  grant.depart();
+  const ref = { campaignId, line: row.line, attempt, to: row.phone_e164 };
+  let outcome: SendOutcome;
+  try {
+    // The departure is stamped in the shared window before the first byte is written.
+    await grant.depart();
+  } catch (err) {
+    // The shared window could not record it: the request must not go (it would not be counted). Nothing
+    // left, so the row simply waits for a retry.
+    outcome = { kind: 'network', phase: 'before_write', message: `rate window unavailable: ${(err as Error).message}` };
+    return recordOutcome(ctx.db, ref, outcome, classifyOutcome(outcome), { settleS: ctx.settleS });
+  }
   // No abort signal here: a request that left is allowed to finish, so its answer is recorded.
-  const outcome = await channel.client.send({ to: row.phone_e164, template, params: row.params });
+  outcome = await channel.client.send({ to: row.phone_e164, template, params: row.params });
   const action = classifyOutcome(outcome);
-  return recordOutcome(ctx.db, { campaignId, line: row.line, attempt, to: row.phone_e164 }, outcome, action, { settleS: ctx.settleS });
+  const transient = action.action === 'ambiguous' || (action.action === 'retry' && !action.slowChannel);
+  channel.breaker.record(transient, probe);
+  if (action.action === 'retry' && action.slowChannel) await channel.limiter.slowDown().catch(() => {});
+  else if (action.action === 'accepted') channel.limiter.recovered();
+  return recordOutcome(ctx.db, ref, outcome, action, { settleS: ctx.settleS });
 }
