@@ -1,6 +1,8 @@
 -- Each send moves a recipient queued -> sending/claimed -> sending/in_flight -> (outcome), and records
 -- the attempt before the request leaves. Every statement is guarded by the state it expects, so a row
--- that changed hands (rescued, paused, released) is never overwritten by a late answer.
+-- that changed hands (rescued, paused, released) is never overwritten by a late answer; and by the
+-- attempt it answers (`attempts = $3`), since `campaign retry --ambiguous` can send a row again while an
+-- earlier request's answer is still on its way (a worker that stalled past its heartbeat).
 
 -- name: attempt_start
 -- $1 campaign, $2 line, $3 worker. Only while the campaign runs and the claim is still ours.
@@ -16,11 +18,14 @@ RETURNING attempt;
 
 -- name: attempt_finish_accepted
 -- $1 campaign, $2 line, $3 attempt, $4 message id, $5 http status. A row the rescuer marked ambiguous
--- meanwhile is settled by the answer that did come back.
+-- meanwhile is settled by the answer that did come back; so is one that `retry --ambiguous` put back in
+-- the queue and that has not been sent again yet (queued or claimed, still at this attempt): the message
+-- went out, and attempt_start will find nothing to send.
 WITH r AS (
   UPDATE recipients SET status = 'accepted', send_phase = NULL, claimed_by = NULL, claimed_at = NULL,
          retry_at = NULL, message_id = $4, accepted_at = now(), error_code = NULL, error_title = NULL, updated_at = now()
-  WHERE campaign_id = $1 AND line = $2 AND status = 'sending' AND send_phase IN ('in_flight', 'ambiguous')
+  WHERE campaign_id = $1 AND line = $2 AND attempts = $3
+    AND (status = 'queued' OR (status = 'sending' AND send_phase IN ('claimed', 'in_flight', 'ambiguous')))
   RETURNING line
 )
 UPDATE send_attempts SET finished_at = now(), result = 'accepted', http_status = $5, message_id = $4
@@ -34,7 +39,7 @@ WITH r AS (
   UPDATE recipients SET send_phase = (CASE WHEN $4 = 'ambiguous' THEN 'ambiguous' ELSE 'retry_wait' END)::send_phase,
          claimed_by = NULL, claimed_at = NULL, retry_at = now() + make_interval(secs => $8),
          error_code = $6, error_title = $7, updated_at = now()
-  WHERE campaign_id = $1 AND line = $2 AND status = 'sending' AND send_phase = 'in_flight'
+  WHERE campaign_id = $1 AND line = $2 AND attempts = $3 AND status = 'sending' AND send_phase = 'in_flight'
   RETURNING line
 )
 UPDATE send_attempts SET finished_at = now(), result = $4, http_status = $5, error_code = $6, error_title = $7
@@ -45,7 +50,7 @@ WHERE campaign_id = $1 AND line = $2 AND attempt = $3;
 WITH r AS (
   UPDATE recipients SET status = 'failed', send_phase = NULL, claimed_by = NULL, claimed_at = NULL, retry_at = NULL,
          failed_at = now(), error_code = $5, error_title = $6, updated_at = now()
-  WHERE campaign_id = $1 AND line = $2 AND status = 'sending' AND send_phase = 'in_flight'
+  WHERE campaign_id = $1 AND line = $2 AND attempts = $3 AND status = 'sending' AND send_phase = 'in_flight'
   RETURNING line
 )
 UPDATE send_attempts SET finished_at = now(), result = 'failed', http_status = $4, error_code = $5, error_title = $6
@@ -57,7 +62,7 @@ WHERE campaign_id = $1 AND line = $2 AND attempt = $3;
 WITH r AS (
   UPDATE recipients SET status = 'queued', send_phase = NULL, claimed_by = NULL, claimed_at = NULL, retry_at = NULL,
          updated_at = now()
-  WHERE campaign_id = $1 AND line = $2 AND status = 'sending' AND send_phase = 'in_flight'
+  WHERE campaign_id = $1 AND line = $2 AND attempts = $3 AND status = 'sending' AND send_phase = 'in_flight'
   RETURNING line
 )
 UPDATE send_attempts SET finished_at = now(), result = 'paused', http_status = $4, error_code = $5, error_title = $6

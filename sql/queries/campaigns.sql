@@ -85,11 +85,36 @@ RETURNING *;
 
 -- name: campaign_complete_if_done
 -- running -> completed once no recipient is queued or sending.
-UPDATE campaigns SET state = 'completed', completed_at = now()
-WHERE id = $1 AND state = 'running' AND ingest_state = 'done'
+-- The xmin condition completes only the version of the campaign row this statement's snapshot saw.
+-- `campaign retry` requeues failed rows and rewrites the campaign row in one transaction; a completion
+-- whose snapshot predates that commit still sees those rows as failed, waits for the row lock, and then
+-- (READ COMMITTED) rechecks only the campaign row, not the subqueries: without the guard it would complete
+-- a campaign whose queued rows nothing ever claims again. With it, it changes nothing and the next send
+-- run looks again.
+UPDATE campaigns c SET state = 'completed', completed_at = now()
+WHERE c.id = $1 AND c.state = 'running' AND c.ingest_state = 'done'
   AND NOT EXISTS (SELECT 1 FROM recipients WHERE campaign_id = $1 AND status = 'queued')
   AND NOT EXISTS (SELECT 1 FROM recipients WHERE campaign_id = $1 AND status = 'sending')
+  AND c.xmin = (SELECT s.xmin FROM campaigns s WHERE s.id = $1)
 RETURNING id;
+
+-- name: campaign_lock
+-- The state, with the campaign row locked until the transaction ends: `campaign retry` decides on a state
+-- that no pause, cancel or completion can change before it commits.
+SELECT state FROM campaigns WHERE id = $1 FOR UPDATE;
+
+-- name: campaign_retry_reopen
+-- In the transaction where `campaign retry` requeued rows: completed -> running (completed_at cleared);
+-- running and paused stay as they are (a paused campaign sends them once resumed). Every case writes a new
+-- version of the campaign row, which is what makes a concurrent campaign_complete_if_done stand down.
+-- Workers are woken, as by campaign_start, when it is running.
+WITH s AS (
+  UPDATE campaigns SET state = CASE WHEN state = 'completed' THEN 'running'::campaign_state ELSE state END,
+         completed_at = NULL
+  WHERE id = $1 AND state IN ('running', 'paused', 'completed')
+  RETURNING *
+), wake AS (SELECT pg_notify('campaign_wake', id::text) FROM s WHERE state = 'running')
+SELECT s.*, (SELECT count(*) FROM wake) AS woken FROM s;
 
 -- name: campaign_list_running
 SELECT id, channel FROM campaigns WHERE state = 'running' ORDER BY started_at;

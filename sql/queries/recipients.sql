@@ -72,3 +72,45 @@ SELECT count(*)::int AS rows,
          'invalid_param', count(*) FILTER (WHERE reason = 'invalid_param'),
          'malformed_row', count(*) FILTER (WHERE reason = 'malformed_row')) AS invalid_reasons
 FROM recipients WHERE campaign_id = $1;
+
+-- name: recipient_attempt_base
+-- Where the row's attempt budget starts (see record.ts): `campaign retry` moves it up to `attempts`.
+SELECT attempt_base FROM recipients WHERE campaign_id = $1 AND line = $2;
+
+-- name: recipient_failed_causes
+-- What the recipients that failed before WhatsApp took their message failed of: each stored code with the
+-- HTTP status of the last request (the classifier needs both to judge a code), and how many. Rows with a
+-- message id failed after WhatsApp accepted them (a failed status): `campaign retry` never resends those,
+-- WhatsApp has already decided about that message.
+SELECT r.error_code AS code, a.http_status AS http, count(*)::int AS n
+FROM recipients r
+LEFT JOIN send_attempts a ON a.campaign_id = r.campaign_id AND a.line = r.line AND a.attempt = r.attempts
+WHERE r.campaign_id = $1 AND r.status = 'failed' AND r.message_id IS NULL
+GROUP BY r.error_code, a.http_status
+ORDER BY n DESC, code;
+
+-- name: recipient_requeue_failed
+-- `campaign retry`: back to the queue, in one statement, every failed row whose (code, last HTTP status)
+-- is one of the pairs $2/$3 picked from recipient_failed_causes, and with $4 (`--ambiguous`) the rows still
+-- waiting in sending/ambiguous for their settle window. attempt_base = attempts gives each a fresh attempt
+-- budget; `attempts` itself keeps counting, so send_attempts numbering stays monotonic. Returns the code
+-- each row was requeued from. The guard repeats the states: a row a webhook or a late answer moved
+-- meanwhile is left alone.
+WITH causes AS (
+  SELECT * FROM unnest($2::text[], $3::int[]) AS p (code, http)
+), pick AS (
+  SELECT r.line, r.error_code AS code
+  FROM recipients r
+  LEFT JOIN send_attempts a ON a.campaign_id = r.campaign_id AND a.line = r.line AND a.attempt = r.attempts
+  JOIN causes p ON p.code = r.error_code AND p.http IS NOT DISTINCT FROM a.http_status
+  WHERE r.campaign_id = $1 AND r.status = 'failed' AND r.message_id IS NULL
+  UNION ALL
+  SELECT line, 'ambiguous' FROM recipients
+  WHERE $4::boolean AND campaign_id = $1 AND status = 'sending' AND send_phase = 'ambiguous'
+)
+UPDATE recipients r SET status = 'queued', send_phase = NULL, retry_at = NULL, failed_at = NULL,
+       error_code = NULL, error_title = NULL, attempt_base = r.attempts, updated_at = now()
+FROM pick
+WHERE r.campaign_id = $1 AND r.line = pick.line
+  AND ((r.status = 'failed' AND r.message_id IS NULL) OR (r.status = 'sending' AND r.send_phase = 'ambiguous'))
+RETURNING pick.code;

@@ -7,6 +7,7 @@ import { planColumns } from '../ingest/columns.ts';
 import { inspectFile, uploadChunks } from '../ingest/upload.ts';
 import { processIngest, type IngestProgress, type IngestSummary } from '../ingest/process.ts';
 import type { ParamOptions } from '../ingest/param-options.ts';
+import { pickCauses, type FailedCause } from '../send/retryable.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -125,4 +126,58 @@ export async function resumeCampaign(db: Db, id: string): Promise<void> {
 export async function cancelCampaign(db: Db, id: string): Promise<void> {
   const state = await stateOf(db, id);
   if ((await db.q('campaign_cancel', [id])).rowCount === 0) throw new UsageError(`campaign ${id} is ${state}: it has already ended`);
+}
+
+export interface RetryOptions {
+  /** Exactly these stored codes (see parseRetryCodes); null: every retryable cause. */
+  codes: string[] | null;
+  /** Also resend recipients whose last request has an unknown outcome. */
+  ambiguous: boolean;
+}
+
+export interface RetryResult {
+  id: string;
+  requeued: number;
+  state: string;
+  /** How many were requeued per stored code (`ambiguous` for rows still waiting to settle). */
+  byCode: Record<string, number>;
+  /** Failures left as they are, per code: what `--codes` could still name. */
+  left: Record<string, number>;
+}
+
+/** Campaigns whose failed rows can go back in the queue: a draft or scheduled one has sent nothing yet. */
+const RETRY_STATES = new Set(['running', 'paused', 'completed']);
+
+/**
+ * `campaign retry ID [--codes …] [--ambiguous]`: put failed recipients back in the queue with a fresh
+ * attempt budget, in one transaction that holds the campaign row: read its state, requeue the picked rows
+ * in one statement, and reopen a completed campaign (or wake workers for a running one).
+ * Which causes are retryable is decided by the classifier (src/send/retryable.ts), never by a list here.
+ */
+export async function retryCampaign(db: Db, id: string, opts: RetryOptions): Promise<RetryResult> {
+  checkId(id);
+  return db.tx(async (tx) => {
+    const row = (await tx.q<{ state: string }>('campaign_lock', [id])).rows[0];
+    if (!row) throw new UsageError(`unknown campaign ${id}: see "campaign list"`);
+    if (row.state === 'cancelled') throw new UsageError(`campaign ${id} is cancelled: a cancelled campaign sends nothing more; create a new campaign to reach these recipients`);
+    if (!RETRY_STATES.has(row.state)) throw new UsageError(`campaign ${id} is ${row.state}: nothing has been sent yet; "campaign start ${id}" sends it`);
+
+    const causes = (await tx.q<FailedCause>('recipient_failed_causes', [id])).rows;
+    const picked = pickCauses(causes, opts);
+    const requeued = (await tx.q<{ code: string }>('recipient_requeue_failed', [
+      id, picked.map((c) => c.code), picked.map((c) => c.http), opts.ambiguous,
+    ])).rows;
+    let state = row.state;
+    if (requeued.length > 0) state = (await tx.q<{ state: string }>('campaign_retry_reopen', [id])).rows[0]!.state;
+
+    const byCode: Record<string, number> = {};
+    for (const r of requeued) byCode[r.code] = (byCode[r.code] ?? 0) + 1;
+    const left: Record<string, number> = {};
+    for (const c of causes) {
+      if (picked.includes(c)) continue;
+      const code = c.code ?? 'unknown';
+      left[code] = (left[code] ?? 0) + c.n;
+    }
+    return { id, requeued: requeued.length, state, byCode, left };
+  });
 }

@@ -1,8 +1,13 @@
 import type { Db } from '../db/executor.ts';
 import type { SendOutcome } from '../providers/types.ts';
 import { backoffMs, type SendAction } from './classify.ts';
+import { storedError } from './retryable.ts';
 
-/** Retries a cause allows, counting the first request: 408s and 5xx get four more tries. */
+/**
+ * Retries a cause allows, counting the first request: 408s and 5xx get four more tries. Counted since the
+ * row was last put back in the queue by `campaign retry` (recipients.attempt_base), which gives it a
+ * fresh budget while send_attempts keeps numbering its requests on.
+ */
 export const MAX_ATTEMPTS = 5;
 export const RETRY_BASE_MS = 1_000;
 export const RETRY_CAP_MS = 60_000;
@@ -19,10 +24,14 @@ export interface RecordResult {
   paused?: string;
 }
 
-function errorFields(o: SendOutcome): { http: number | null; code: string | null; title: string | null } {
-  if (o.kind === 'error') return { http: o.httpStatus, code: o.code ?? (o.httpStatus ? `http_${o.httpStatus}` : null), title: o.title };
-  if (o.kind === 'network') return { http: null, code: 'network', title: o.message };
-  return { http: o.httpStatus, code: null, title: null };
+/**
+ * Requests made since the row's budget last started. Attempt 1 is a recipient's first request ever, so
+ * nothing was requeued before it: the common first retry costs no query.
+ */
+async function attemptsUsed(db: Db, ref: AttemptRef): Promise<number> {
+  if (ref.attempt <= 1) return ref.attempt;
+  const base = (await db.q<{ attempt_base: number }>('recipient_attempt_base', [ref.campaignId, ref.line])).rows[0]?.attempt_base ?? 0;
+  return ref.attempt - base;
 }
 
 /**
@@ -37,7 +46,7 @@ export async function recordOutcome(
   opts: { settleS: number; random?: () => number },
 ): Promise<RecordResult> {
   const { campaignId, line, attempt } = ref;
-  const e = errorFields(outcome);
+  const e = storedError(outcome);
   switch (action.action) {
     case 'accepted': {
       if (outcome.kind !== 'accepted') throw new Error('accepted action without a message id');
@@ -46,11 +55,12 @@ export async function recordOutcome(
     }
     case 'retry':
     case 'delay_recipient': {
-      if (attempt >= MAX_ATTEMPTS) {
+      const used = await attemptsUsed(db, ref);
+      if (used >= MAX_ATTEMPTS) {
         await db.q('attempt_finish_failed', [campaignId, line, attempt, e.http, e.code, e.title]);
         return {};
       }
-      const jitter = backoffMs(attempt - 1, RETRY_BASE_MS, RETRY_CAP_MS, opts.random ?? Math.random);
+      const jitter = backoffMs(used - 1, RETRY_BASE_MS, RETRY_CAP_MS, opts.random ?? Math.random);
       const waitMs = Math.max(jitter, action.minDelayMs);
       const result = action.action === 'retry' ? 'retry' : 'delay';
       await db.q('attempt_finish_wait', [campaignId, line, attempt, result, e.http, e.code, e.title, waitMs / 1000]);

@@ -5,7 +5,8 @@ import { parseParamFlags } from '../../ingest/columns.ts';
 import { isKnownCountry } from '../../ingest/phone.ts';
 import { buildReport } from '../../report/report.ts';
 import { renderReportTable } from '../../report/table.ts';
-import { cancelCampaign, checkId, createCampaign, pauseCampaign, resumeCampaign, startCampaign } from '../../campaigns/service.ts';
+import { cancelCampaign, checkId, createCampaign, pauseCampaign, resumeCampaign, retryCampaign, startCampaign, type RetryResult } from '../../campaigns/service.ts';
+import { parseRetryCodes } from '../../send/retryable.ts';
 import { withContext, type GlobalFlags } from '../context.ts';
 import { printJson, printText, progressLine } from '../output.ts';
 
@@ -88,6 +89,23 @@ export function campaignCommands(y: Argv<GlobalFlags>): Argv<GlobalFlags> {
     .command('cancel <id>', 'stop for good', (a) => a.positional('id', { type: 'string', demandOption: true }),
       (argv) => withContext(argv, async ({ db }) => { await cancelCampaign(db, argv.id); printText(`campaign ${argv.id} cancelled`); }))
     .command(
+      'retry <id>',
+      'put failed recipients back in the queue: retryable causes, or the codes given',
+      (a) => a.positional('id', { type: 'string', demandOption: true })
+        .option('codes', { type: 'string', describe: 'exactly these error codes, as the report lists them, e.g. 131000,http_503' })
+        .option('ambiguous', { type: 'boolean', default: false, describe: 'also resend recipients whose last request may or may not have reached WhatsApp' })
+        .option('json', { type: 'boolean', default: false }),
+      (argv) => {
+        // Checked before the database is opened: a bad flag exits 2 at once.
+        const codes = parseRetryCodes(argv.codes, argv.ambiguous);
+        return withContext(argv, async ({ db }) => {
+          const r = await retryCampaign(db, argv.id, { codes, ambiguous: argv.ambiguous });
+          if (argv.json) printJson({ id: r.id, requeued: r.requeued, state: r.state });
+          else printText(retrySummary(r));
+        });
+      },
+    )
+    .command(
       'report <id>',
       'the campaign report',
       (a) => a.positional('id', { type: 'string', demandOption: true })
@@ -100,4 +118,17 @@ export function campaignCommands(y: Argv<GlobalFlags>): Argv<GlobalFlags> {
         else printText(renderReportTable(report));
       }),
     );
+}
+
+const counts = (m: Record<string, number>): string => Object.entries(m).map(([code, n]) => `${code} (${n})`).join(', ');
+
+function retrySummary(r: RetryResult): string {
+  const how = r.left.ambiguous ? '--codes, or --ambiguous' : '--codes';
+  const left = Object.keys(r.left).length > 0 ? `; still failed: ${counts(r.left)} (${how} resends them)` : '';
+  if (r.requeued === 0) return `campaign ${r.id}: no recipient to put back in the queue${left || '; no failure to retry'}`;
+  const what = `campaign ${r.id}: ${r.requeued} recipient${r.requeued === 1 ? '' : 's'} back in the queue (codes: ${counts(r.byCode)})`;
+  const next = r.state === 'paused'
+    ? `; the campaign is paused: "campaign resume ${r.id}" sends them`
+    : '; the campaign is running: a worker sends them ("campaign worker")';
+  return what + next + left;
 }
