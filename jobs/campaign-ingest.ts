@@ -11,8 +11,11 @@ import { processIngest } from '../src/ingest/process.ts';
  * a second runner return at once, and the checkpoint makes a resumed run store nothing twice.
  */
 export const CAMPAIGN_INGEST: QueueDef = {
-  name: 'campaign-ingest',
-  options: { policy: 'stately', retryLimit: 3, retryDelay: 5, expireInSeconds: 3600, deleteAfterSeconds: 3600 },
+  // `short` (one queued per campaign, any number active), not `stately`: the job left active by a killed
+  // worker would block the campaign's validation until it expired, an hour. The advisory lock is what
+  // keeps runners apart. Renamed from `campaign-ingest`: a queue's policy cannot change once created.
+  name: 'campaign-ingest-v2',
+  options: { policy: 'short', retryLimit: 3, retryDelay: 5, expireInSeconds: 3600, deleteAfterSeconds: 3600 },
 };
 
 export function enqueueCampaignIngest(boss: PgBoss, campaignId: string): Promise<string | null> {

@@ -13,8 +13,10 @@ import { enqueueCampaignIngest } from './campaign-ingest.ts';
  * an outage picks everything up from here.
  */
 export const MAINTENANCE: QueueDef = {
-  name: 'maintenance',
-  options: { policy: 'stately', retryLimit: 0, expireInSeconds: 120, deleteAfterSeconds: 60 },
+  // `short`, not `stately`: a run left active by a SIGKILLed worker must not block the next one until it
+  // expires (every statement of a run is guarded, so two overlapping runs are harmless).
+  name: 'maintenance-v2',
+  options: { policy: 'short', retryLimit: 0, expireInSeconds: 60, deleteAfterSeconds: 60 },
 };
 
 export function enqueueMaintenance(boss: PgBoss): Promise<string | null> {

@@ -6,12 +6,14 @@ import { reconcile } from '../src/reconcile/reconcile.ts';
 
 /**
  * Apply stored callbacks to recipients, in batches. Asked for after each webhook and each send batch
- * (debounced), and every minute by a pg-boss schedule so it catches up after downtime. `stately` with one
- * key: at most one queued and one running, so bursts of webhooks fold into one run.
+ * (debounced), and every minute by a pg-boss schedule so it catches up after downtime. `short` with one
+ * key: at most one queued, so bursts of webhooks fold into one run; not `stately`, so that a run left
+ * active by a killed worker does not hold up the next until it expires (runs take disjoint batches, FOR
+ * UPDATE SKIP LOCKED). Renamed from `reconcile`: a queue's policy cannot change once created.
  */
 export const RECONCILE: QueueDef = {
-  name: 'reconcile',
-  options: { policy: 'stately', retryLimit: 5, retryDelay: 1, expireInSeconds: 600, deleteAfterSeconds: 600 },
+  name: 'reconcile-v2',
+  options: { policy: 'short', retryLimit: 5, retryDelay: 1, expireInSeconds: 600, deleteAfterSeconds: 600 },
 };
 
 export function enqueueReconcile(boss: PgBoss): Promise<string | null> {

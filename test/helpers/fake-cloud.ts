@@ -12,14 +12,18 @@ export interface FakeCloud {
   accepted: Map<string, number>;
   /** performance.now() of every request's arrival. */
   arrivals: number[];
+  /** Requests that arrived and are not answered yet (the ones in flight at the provider). */
+  pending(): number;
   close(): Promise<void>;
 }
 
 export async function startFakeCloud(opts: { latencyMs?: number } = {}): Promise<FakeCloud> {
   const accepted = new Map<string, number>();
   const arrivals: number[] = [];
+  let pending = 0;
   const server: Server = createServer((req, res) => {
     arrivals.push(performance.now());
+    pending++;
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -28,6 +32,7 @@ export async function startFakeCloud(opts: { latencyMs?: number } = {}): Promise
         to = String(JSON.parse(Buffer.concat(chunks).toString('utf8')).to ?? '');
       } catch { /* answered below */ }
       setTimeout(() => {
+        pending--;
         if (!to) {
           res.writeHead(400, { 'content-type': 'application/json' });
           return res.end(JSON.stringify({ error: { code: 100, message: 'bad body' } }));
@@ -44,6 +49,7 @@ export async function startFakeCloud(opts: { latencyMs?: number } = {}): Promise
     url: `http://127.0.0.1:${port}/v23.0`,
     accepted,
     arrivals,
+    pending: () => pending,
     close: () => new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); }),
   };
 }
