@@ -163,10 +163,10 @@ test('Verihubs callbacks map 0..11 per the table', async (t) => {
     [4, 'read', 'apply', null],
     [5, null, 'ignore', null],
     [6, 'failed', 'apply', 'verihubs_6'],
-    [7, null, 'retry', null],
-    [8, null, 'retry', null],
+    [7, 'failed', 'retry', 'verihubs_7'],
+    [8, 'failed', 'retry', 'verihubs_8'],
     [9, 'failed', 'suppress', 'verihubs_9'],
-    [10, null, 'pause', null],
+    [10, 'failed', 'pause', 'verihubs_10'],
     [11, 'failed', 'apply', 'verihubs_11'],
   ];
   for (const [n, status, action, errorCode] of cases) {

@@ -17,9 +17,13 @@ ON CONFLICT (phone) DO UPDATE SET last_inbound_at = greatest(inbound_windows.las
 -- unknown ids stay queued until the send that produced the id is recorded (the webhook can beat the send
 -- response). Idempotent and order-free: the furthest status wins (recipient_status_rank), a lower one that
 -- arrives late only fills in its timestamp, `read` implies `delivered` implies `sent`.
+-- Events for a message id that a re-send replaced (it is only in send_attempts now) are dropped with the
+-- others: they no longer describe the recipient's message. Returns every updated recipient with its new
+-- status and error, for the follow-ups (src/reconcile/follow-up.ts), and how many events were consumed.
 WITH picked AS (
   SELECT q.event_id FROM status_event_queue q
   WHERE EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = q.message_id)
+     OR EXISTS (SELECT 1 FROM send_attempts a WHERE a.message_id = q.message_id)
   ORDER BY q.event_id LIMIT $1
   FOR UPDATE SKIP LOCKED
 ), gone AS (
@@ -35,7 +39,7 @@ WITH picked AS (
          (array_agg(e.error_title ORDER BY e.id) FILTER (WHERE e.status = 'failed'))[1] AS error_title
   FROM status_events e JOIN gone g ON g.event_id = e.id
   GROUP BY e.message_id
-)
+), upd AS (
 UPDATE recipients r SET
   status = CASE WHEN recipient_status_rank(a.top) > recipient_status_rank(r.status) THEN a.top ELSE r.status END,
   -- The earliest known time of each step (least() ignores NULLs): a `sent` that arrives after `delivered`
@@ -52,7 +56,23 @@ UPDATE recipients r SET
   updated_at = now()
 FROM agg a
 WHERE r.message_id = a.message_id
-RETURNING r.campaign_id, (SELECT count(*) FROM gone) AS applied;
+RETURNING r.campaign_id, r.line, r.phone_e164, r.status::text AS status, r.error_code
+)
+SELECT (SELECT count(*) FROM gone)::int AS applied, coalesce((SELECT json_agg(upd) FROM upd), '[]'::json) AS updated;
+
+-- name: recipient_resend_after_callback
+-- $1 campaign ids, $2 lines, $3 attempts a cause allows (record.ts MAX_ATTEMPTS). A failed status that
+-- means "never delivered, send again" (408 pending too long, Verihubs 7/8/10): failed -> sending/retry_wait
+-- through the normal retry path, while the row's budget (attempts since attempt_base) lasts; the backoff
+-- doubles per attempt up to a minute. The failed message id is dropped (its late statuses are recognised
+-- through send_attempts). Rows over budget stay failed.
+UPDATE recipients r SET status = 'sending', send_phase = 'retry_wait',
+       retry_at = now() + make_interval(secs => least(60, 2 ^ greatest(0, r.attempts - r.attempt_base))),
+       message_id = NULL, failed_at = NULL, claimed_by = NULL, claimed_at = NULL, updated_at = now()
+FROM unnest($1::uuid[], $2::int[]) AS k (campaign_id, line)
+WHERE r.campaign_id = k.campaign_id AND r.line = k.line AND r.status = 'failed'
+  AND r.attempts - r.attempt_base < $3
+RETURNING r.campaign_id, r.line;
 
 -- name: status_event_queue_depth
 SELECT count(*)::int AS depth FROM status_event_queue;

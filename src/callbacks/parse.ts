@@ -152,8 +152,9 @@ function describe(v: unknown): string {
  * What a Verihubs callback asks for. `apply`: store `event` as a status. `suppress`: store it (failed)
  * and add the number to the opt-out list. `retry`: the message never reached WhatsApp, send again
  * (after backoff for 8). `pause`: the account hit its tier limit. `ignore`: 5 (OTP unverified) says
- * nothing about delivery; the recipient keeps its furthest state. `event` is null unless the action
- * is apply or suppress, so that retry/pause never masquerade as a delivery state.
+ * nothing about delivery; the recipient keeps its furthest state, and `event` is null. Retry, suppress and
+ * pause are stored as a failed status with the code `verihubs_N`: durable like any status, and reconcile
+ * carries out what the code asks for (src/reconcile/follow-up.ts) in the transaction that applies it.
  */
 export interface VerihubsCallback {
   event: StatusEvent | null;
@@ -173,10 +174,10 @@ const VERIHUBS: ReadonlyArray<{ name: string; status: CallbackStatus | null; act
   { name: 'Verified', status: 'read', action: 'apply' },
   { name: 'Unverified', status: null, action: 'ignore' },
   { name: 'Failed', status: 'failed', action: 'apply' },
-  { name: 'Request Error', status: null, action: 'retry' },
-  { name: 'Rejected', status: null, action: 'retry' },
+  { name: 'Request Error', status: 'failed', action: 'retry' },
+  { name: 'Rejected', status: 'failed', action: 'retry' },
   { name: 'Blocked by Verihubs', status: 'failed', action: 'suppress' },
-  { name: 'Tier Limit Exceeded', status: null, action: 'pause' },
+  { name: 'Tier Limit Exceeded', status: 'failed', action: 'pause' },
   { name: 'Invalid Data', status: 'failed', action: 'apply' },
 ];
 

@@ -1,19 +1,57 @@
 import type { Db } from '../db/executor.ts';
+import { MAX_ATTEMPTS } from '../send/record.ts';
+import { followUpFor, PAUSE_REASON_TIER } from './follow-up.ts';
 
 /** Events applied per statement: one round trip reconciles thousands of callbacks. */
 export const RECONCILE_BATCH = 5_000;
 
+interface Updated {
+  campaign_id: string;
+  line: number;
+  phone_e164: string;
+  status: string;
+  error_code: string | null;
+}
+
 /**
  * Apply stored status events to recipients until none that can be applied is left. Returns how many were
  * applied. Safe to run in several workers at once (SKIP LOCKED) and again after downtime: it simply
- * drains what is queued. Events whose message id is not recorded yet stay queued for a later run.
+ * drains what is queued. Events whose message id is not recorded yet stay queued for a later run. Each
+ * batch and its follow-ups (re-send, opt-out, pause) commit together, so a crash repeats neither.
  */
 export async function reconcile(db: Db, batch = RECONCILE_BATCH): Promise<number> {
   let total = 0;
   for (;;) {
-    const r = await db.q<{ campaign_id: string; applied: number }>('status_events_apply_batch', [batch]);
-    const applied = r.rows[0]?.applied ?? 0;
+    const applied = await db.tx(async (tx) => {
+      const r = (await tx.q<{ applied: number; updated: Updated[] }>('status_events_apply_batch', [batch])).rows[0]!;
+      await followUps(tx, r.updated);
+      return r.applied;
+    });
     total += applied;
     if (applied < batch) return total;
   }
+}
+
+async function followUps(tx: Db, updated: Updated[]): Promise<void> {
+  const resend: Updated[] = [];
+  const suppress: string[] = [];
+  const pause = new Set<string>();
+  for (const u of updated) {
+    if (u.status !== 'failed') continue;
+    const f = followUpFor(u.error_code);
+    if (f === 'resend') resend.push(u);
+    else if (f === 'suppress') suppress.push(u.phone_e164);
+    else if (f === 'pause') {
+      resend.push(u);
+      pause.add(u.campaign_id);
+    }
+  }
+  if (suppress.length > 0) await tx.q('suppression_add_many', [suppress, 'opted out (failed status)', 'status callback']);
+  if (resend.length > 0) {
+    const back = (await tx.q<{ campaign_id: string }>('recipient_resend_after_callback', [resend.map((u) => u.campaign_id), resend.map((u) => u.line), MAX_ATTEMPTS])).rows;
+    // A campaign that had completed has work again: reopen it (and wake the workers); one that must
+    // pause is reopened first, so that the pause below applies to it too.
+    for (const id of new Set(back.map((b) => b.campaign_id))) await tx.q('campaign_retry_reopen', [id]);
+  }
+  for (const id of pause) await tx.q('campaign_pause', [id, PAUSE_REASON_TIER]);
 }
