@@ -20,6 +20,13 @@ export async function storeEvents(db: Db, statuses: StatusEvent[], inbound: Pars
     ]);
   }
   if (inbound.length > 0) {
-    await db.q('inbound_windows_touch', [inbound.map((m) => m.from), inbound.map((m) => m.occurredAt ?? new Date())]);
+    // One row per number: ON CONFLICT cannot touch the same row twice in one statement.
+    const latest = new Map<string, Date>();
+    for (const m of inbound) {
+      const at = m.occurredAt ?? new Date();
+      const prev = latest.get(m.from);
+      if (!prev || at > prev) latest.set(m.from, at);
+    }
+    await db.q('inbound_windows_touch', [[...latest.keys()], [...latest.values()]]);
   }
 }

@@ -4,7 +4,7 @@ import type { Db } from '../db/executor.ts';
 import type { Logger } from '../log.ts';
 import { verifySignature } from '../callbacks/signature.ts';
 import { parseWhatsAppWebhook, parseVerihubsCallback, WebhookShapeError } from '../callbacks/parse.ts';
-import { storeEvents } from '../callbacks/store.ts';
+import { Inbox } from '../callbacks/inbox.ts';
 import { buildReport } from '../report/report.ts';
 import { renderReportHtml } from '../report/html.ts';
 import { HttpError, readBody } from './body.ts';
@@ -16,6 +16,8 @@ export interface HttpContext {
   verifyToken?: string | undefined;
   /** Called once events are stored, to get them reconciled soon. */
   onEventsStored?: () => void;
+  /** Group commit of webhook events; created from `db` when not given. */
+  inbox?: Inbox;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -38,7 +40,7 @@ async function whatsappWebhook(ctx: HttpContext, req: IncomingMessage, res: Serv
     return send(res, 400, { error: 'body is not JSON' });
   }
   const parsed = parseWhatsAppWebhook(body);
-  await storeEvents(ctx.db, parsed.statuses, parsed.inbound);
+  await ctx.inbox!.store(parsed.statuses, parsed.inbound);
   if (parsed.statuses.length > 0) ctx.onEventsStored?.();
   send(res, 200, { ok: true });
 }
@@ -54,7 +56,7 @@ function handshake(ctx: HttpContext, url: URL, res: ServerResponse): void {
 async function verihubsCallback(ctx: HttpContext, req: IncomingMessage, url: URL, res: ServerResponse): Promise<void> {
   if (req.method === 'POST') await readBody(req);
   const { event } = parseVerihubsCallback(url.searchParams);
-  if (event) await storeEvents(ctx.db, [event]);
+  if (event) await ctx.inbox!.store([event]);
   if (event) ctx.onEventsStored?.();
   send(res, 200, { ok: true });
 }
@@ -88,7 +90,8 @@ async function route(ctx: HttpContext, req: IncomingMessage, res: ServerResponse
 }
 
 /** The HTTP server of `worker` and `serve`: node:http, nothing more is needed for these few routes. */
-export function createHttpServer(ctx: HttpContext): Server {
+export function createHttpServer(context: HttpContext): Server {
+  const ctx = { ...context, inbox: context.inbox ?? new Inbox(context.db) };
   const server = createServer((req, res) => {
     route(ctx, req, res).catch((err: unknown) => {
       if (res.headersSent) return void res.destroy();
