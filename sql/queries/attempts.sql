@@ -33,10 +33,12 @@ WHERE campaign_id = $1 AND line = $2 AND attempt = $3;
 
 -- name: attempt_finish_wait
 -- $1 campaign, $2 line, $3 attempt, $4 result ('retry'|'delay'|'ambiguous'), $5 http status, $6 code,
--- $7 title, $8 seconds to wait. The row stays `sending`: waiting for its retry, or for a status webhook
--- that settles an ambiguous request.
+-- $7 title, $8 seconds to wait, $9 free: the attempt does not use up the row's budget (the channel's
+-- breaker is open: the provider is down, not this message's fault; attempt_base moves up with attempts).
+-- The row stays `sending`: waiting for its retry, or for a status webhook that settles an ambiguous request.
 WITH r AS (
   UPDATE recipients SET send_phase = (CASE WHEN $4 = 'ambiguous' THEN 'ambiguous' ELSE 'retry_wait' END)::send_phase,
+         attempt_base = attempt_base + (CASE WHEN $9::boolean THEN 1 ELSE 0 END),
          claimed_by = NULL, claimed_at = NULL, retry_at = now() + make_interval(secs => $8),
          error_code = $6, error_title = $7, updated_at = now()
   WHERE campaign_id = $1 AND line = $2 AND attempts = $3 AND status = 'sending' AND send_phase = 'in_flight'

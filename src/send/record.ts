@@ -43,7 +43,7 @@ export async function recordOutcome(
   ref: AttemptRef,
   outcome: SendOutcome,
   action: SendAction,
-  opts: { settleS: number; random?: () => number },
+  opts: { settleS: number; random?: () => number; channelDown?: boolean },
 ): Promise<RecordResult> {
   const { campaignId, line, attempt } = ref;
   const e = storedError(outcome);
@@ -56,18 +56,21 @@ export async function recordOutcome(
     case 'retry':
     case 'delay_recipient': {
       const used = await attemptsUsed(db, ref);
-      if (used >= MAX_ATTEMPTS) {
+      // While the channel's breaker is open a transient failure is the provider's outage: it does not
+      // count against the recipient (nothing fails for good while the channel is down).
+      const free = action.action === 'retry' && opts.channelDown === true;
+      if (used >= MAX_ATTEMPTS && !free) {
         await db.q('attempt_finish_failed', [campaignId, line, attempt, e.http, e.code, e.title]);
         return {};
       }
-      const jitter = backoffMs(used - 1, RETRY_BASE_MS, RETRY_CAP_MS, opts.random ?? Math.random);
+      const jitter = backoffMs(Math.min(used, MAX_ATTEMPTS) - 1, RETRY_BASE_MS, RETRY_CAP_MS, opts.random ?? Math.random);
       const waitMs = Math.max(jitter, action.minDelayMs);
       const result = action.action === 'retry' ? 'retry' : 'delay';
-      await db.q('attempt_finish_wait', [campaignId, line, attempt, result, e.http, e.code, e.title, waitMs / 1000]);
+      await db.q('attempt_finish_wait', [campaignId, line, attempt, result, e.http, e.code, e.title, waitMs / 1000, free]);
       return {};
     }
     case 'ambiguous': {
-      await db.q('attempt_finish_wait', [campaignId, line, attempt, 'ambiguous', e.http, e.code, e.title, opts.settleS]);
+      await db.q('attempt_finish_wait', [campaignId, line, attempt, 'ambiguous', e.http, e.code, e.title, opts.settleS, false]);
       return {};
     }
     case 'fail': {

@@ -122,9 +122,14 @@ async function sendOne(
   let probe: boolean;
   let grant;
   try {
-    // An open breaker holds everyone but one probe a second; then the rate limit.
-    probe = await channel.breaker.admit(ctx.stopping);
-    grant = await channel.limiter.acquire(ctx.stopping);
+    // An open breaker holds everyone but one probe a second; then the rate limit. The breaker is asked
+    // again once the slot is granted: it may have opened while this request waited for the limiter.
+    for (;;) {
+      probe = await channel.breaker.admit(ctx.stopping);
+      grant = await channel.limiter.acquire(ctx.stopping);
+      if (probe || !channel.breaker.isOpen) break;
+      grant.cancel();
+    }
   } catch {
     return 'not_started';
   }
@@ -155,8 +160,8 @@ async function sendOne(
   outcome = await channel.client.send({ to: row.phone_e164, template, params: row.params });
   const action = classifyOutcome(outcome);
   const transient = action.action === 'ambiguous' || (action.action === 'retry' && !action.slowChannel);
-  channel.breaker.record(transient, probe);
+  const channelDown = channel.breaker.record(transient, probe);
   if (action.action === 'retry' && action.slowChannel) await channel.limiter.slowDown().catch(() => {});
   else if (action.action === 'accepted') channel.limiter.recovered();
-  return recordOutcome(ctx.db, ref, outcome, action, { settleS: ctx.settleS });
+  return recordOutcome(ctx.db, ref, outcome, action, { settleS: ctx.settleS, channelDown });
 }
