@@ -5,6 +5,8 @@ import type { Logger } from '../src/log.ts';
 import { runMaintenance } from '../src/send/maintenance.ts';
 import { enqueueCampaignSend } from './campaign-send.ts';
 import { enqueueCampaignIngest } from './campaign-ingest.ts';
+import { enqueueScheduleFire } from './schedule-fire.ts';
+import { claimDueFirings } from '../src/schedules/fire.ts';
 
 /**
  * The scanner: every second (each worker asks; `stately` folds the asks into one run) it starts scheduled
@@ -31,6 +33,12 @@ export async function registerMaintenance(boss: PgBoss, db: Db, log: Logger, set
     for (const c of running) await enqueueCampaignSend(boss, c.id);
     const ingesting = (await db.q<{ id: string }>('campaign_list_ingesting')).rows;
     for (const c of ingesting) await enqueueCampaignIngest(boss, c.id);
-    return { ...r, running: running.length, ingesting: ingesting.length };
+    // Recurring campaigns: claim what is due (once, whichever worker gets there first), then hand every
+    // open firing (just claimed, waiting for its previous run, or orphaned by a dead worker) to a job.
+    const fired = await claimDueFirings(db);
+    if (fired.length > 0) log.info({ firings: fired.map((f) => `${f.scheduleId}@${f.fireAt.toISOString()}`) }, 'recurring campaigns due');
+    const open = (await db.q<{ schedule_id: string; fire_at: Date }>('schedule_firings_open')).rows;
+    for (const f of open) await enqueueScheduleFire(boss, { scheduleId: f.schedule_id, fireAt: f.fire_at });
+    return { ...r, running: running.length, ingesting: ingesting.length, firings: fired.length };
   });
 }

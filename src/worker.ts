@@ -21,6 +21,7 @@ import { CAMPAIGN_SEND, enqueueCampaignSend, registerCampaignSend } from '../job
 import { RECONCILE, enqueueReconcile, registerReconcile } from '../jobs/reconcile.ts';
 import { MAINTENANCE, enqueueMaintenance, registerMaintenance } from '../jobs/maintenance.ts';
 import { CAMPAIGN_INGEST, registerCampaignIngest } from '../jobs/campaign-ingest.ts';
+import { SCHEDULE_FIRE, registerScheduleFire } from '../jobs/schedule-fire.ts';
 
 /** The sandbox signs its webhooks with this when WA_APP_SECRET is unset (the server then does not check). */
 export const SANDBOX_DEFAULT_SECRET = 'sandbox-app-secret';
@@ -62,7 +63,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
   await db.q('worker_heartbeat', [id]);
   const heartbeat = setInterval(() => void db.q('worker_heartbeat', [id]).catch((err) => log.warn({ err }, 'heartbeat failed')), HEARTBEAT_EVERY_MS);
 
-  const boss = await startBoss(opts.databaseUrl, log, [CAMPAIGN_SEND, CAMPAIGN_INGEST, RECONCILE, MAINTENANCE]);
+  const boss = await startBoss(opts.databaseUrl, log, [CAMPAIGN_SEND, CAMPAIGN_INGEST, RECONCILE, MAINTENANCE, SCHEDULE_FIRE]);
   let lastNudge = 0;
   let nudgeTimer: NodeJS.Timeout | null = null;
   const nudgeReconcile = () => {
@@ -111,6 +112,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
     db, workerId: id, log, channel, stopping: stopping.signal, settleS: config.ambiguousSettleS, onBatchRecorded: nudgeReconcile,
   });
   await registerCampaignIngest(boss, opts.pool, log);
+  await registerScheduleFire(boss, { db, pool: opts.pool, log });
   await registerReconcile(boss, db, log);
   await registerMaintenance(boss, db, log, config.ambiguousSettleS);
   const tick = setInterval(() => void enqueueMaintenance(boss).catch(() => {}), TICK_MS);

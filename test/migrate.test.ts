@@ -221,14 +221,19 @@ test('campaign CHECKs: pause_reason, completed_at, cancelled_at, start_at and st
   await ins('state', `'paused'`, 'a paused campaign without pause_reason');
   await ins('state, started_at', `'completed', now()`, 'a completed campaign without completed_at');
   await ins('state, completed_at', `'cancelled', NULL`, 'a cancelled campaign without cancelled_at');
-  await ins('state', `'scheduled'`, 'a scheduled campaign without start_at');
+  await ins('state', `'scheduled'`, 'a scheduled campaign without start_at (and no cron)');
+  await ins('state, cron, cron_tz, overlap', `'scheduled', '0 9 * * *', 'UTC', 'skip'`, 'an active recurring campaign without next_run_at');
+  await ins('state, cron, cron_tz, overlap, started_at', `'running', '0 9 * * *', 'UTC', 'skip', now()`, 'a recurring campaign that runs');
+  await ins('cron, overlap', `'0 9 * * *', 'skip'`, 'a cron without its time zone');
   await ins('state', `'running'`, 'a running campaign that never started');
 
   // The guarded transitions of sql/queries produce rows the CHECKs accept.
   await db.raw(`UPDATE campaigns SET ingest_state = 'done' WHERE id = $1`, [id]);
   assert.equal((await db.q('campaign_schedule', [id, new Date(Date.now() + 60_000)])).rowCount, 1);
   assert.equal((await db.q('campaign_pause', [id, 'operator'])).rowCount, 1);
-  assert.equal((await db.q('campaign_resume', [id])).rowCount, 1);
+  // Paused before its start time: resume schedules it again; then it starts and completes.
+  assert.equal((await db.q('campaign_resume', [id])).rows[0].state, 'scheduled');
+  assert.equal((await db.q('campaign_start', [id])).rowCount, 1);
   assert.equal((await db.q('campaign_complete_if_done', [id])).rowCount, 1);
   const other = await insert();
   assert.equal((await db.q('campaign_cancel', [other])).rowCount, 1);

@@ -47,7 +47,7 @@ ORDER BY line LIMIT $2;
 -- Workers LISTEN on campaign_wake and pick the campaign up at once instead of at their next scan.
 WITH s AS (
   UPDATE campaigns SET state = 'running', started_at = coalesce(started_at, now()), start_at = NULL
-  WHERE id = $1 AND state IN ('draft', 'scheduled')
+  WHERE id = $1 AND state IN ('draft', 'scheduled') AND cron IS NULL
   RETURNING *
 ), wake AS (SELECT pg_notify('campaign_wake', id::text) FROM s)
 SELECT s.*, (SELECT count(*) FROM wake) AS woken FROM s;
@@ -55,7 +55,7 @@ SELECT s.*, (SELECT count(*) FROM wake) AS woken FROM s;
 -- name: campaign_schedule
 -- draft -> scheduled at $2.
 UPDATE campaigns SET state = 'scheduled', start_at = $2
-WHERE id = $1 AND state IN ('draft', 'scheduled')
+WHERE id = $1 AND state IN ('draft', 'scheduled') AND cron IS NULL
 RETURNING *;
 
 -- name: campaign_start_due
@@ -65,17 +65,24 @@ WHERE state = 'scheduled' AND start_at <= now()
 RETURNING id;
 
 -- name: campaign_pause
--- running|scheduled -> paused, with the reason shown by report and list.
-UPDATE campaigns SET state = 'paused', pause_reason = $2, started_at = coalesce(started_at, now()), start_at = NULL
+-- running|scheduled -> paused, with the reason shown by report and list. A scheduled campaign keeps its
+-- start time (start_at), so that resuming it before then schedules it again instead of sending at once.
+UPDATE campaigns SET state = 'paused', pause_reason = $2, started_at = coalesce(started_at, now())
 WHERE id = $1 AND state IN ('running', 'scheduled')
 RETURNING *;
 
 -- name: campaign_resume
+-- paused -> running; or -> scheduled for a campaign paused while it waited for a start time that has not
+-- come yet (it never sent: started_at back to NULL). Recurring campaigns resume through schedule_resume.
 WITH s AS (
-  UPDATE campaigns SET state = 'running', pause_reason = NULL
-  WHERE id = $1 AND state = 'paused'
+  UPDATE campaigns SET
+    state = (CASE WHEN start_at > now() THEN 'scheduled' ELSE 'running' END)::campaign_state,
+    started_at = CASE WHEN start_at > now() THEN NULL ELSE started_at END,
+    start_at = CASE WHEN start_at > now() THEN start_at END,
+    pause_reason = NULL
+  WHERE id = $1 AND state = 'paused' AND cron IS NULL
   RETURNING *
-), wake AS (SELECT pg_notify('campaign_wake', id::text) FROM s)
+), wake AS (SELECT pg_notify('campaign_wake', id::text) FROM s WHERE state = 'running')
 SELECT s.*, (SELECT count(*) FROM wake) AS woken FROM s;
 
 -- name: campaign_cancel
@@ -123,6 +130,6 @@ SELECT id, channel FROM campaigns WHERE state = 'running' ORDER BY started_at;
 SELECT state FROM campaigns WHERE id = $1;
 
 -- name: campaign_list
-SELECT c.id, c.name, c.state, c.created_at, c.pause_reason,
+SELECT c.id, c.name, c.state, c.created_at, c.pause_reason, c.parent_id, c.cron, c.cron_tz, c.next_run_at,
        c.ingest_accepted
 FROM campaigns c ORDER BY c.created_at DESC, c.id LIMIT $1;

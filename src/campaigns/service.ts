@@ -31,6 +31,8 @@ export interface CreateOptions {
   onProgress?: (p: IngestProgress) => void;
   /** Told once the file is stored, so a caller can hand the campaign to workers. */
   onUploaded?: (campaignId: string) => Promise<void> | void;
+  /** A run of a recurring campaign: its schedule and firing (unique: a firing makes one run). */
+  parent?: { id: string; fireAt: Date };
 }
 
 export interface CreateResult {
@@ -64,6 +66,7 @@ export async function createCampaign(io: Io, input: CreateInput, opts: CreateOpt
   ])).rows[0];
   const id: string = campaign.id;
   try {
+    if (opts.parent) await db.q('campaign_set_parent', [id, opts.parent.id, opts.parent.fireAt]);
     let state = 'draft';
     if (opts.startNow) state = (await db.q('campaign_start', [id])).rows[0].state;
     if (opts.wait === false) {
@@ -118,9 +121,12 @@ export async function pauseCampaign(db: Db, id: string, reason = 'paused by the 
   if ((await db.q('campaign_pause', [id, reason])).rowCount === 0) throw new UsageError(`campaign ${id} is ${state}: only a running or scheduled campaign can be paused`);
 }
 
-export async function resumeCampaign(db: Db, id: string): Promise<void> {
+/** paused -> running (or scheduled again, when paused before its start time); returns the new state. */
+export async function resumeCampaign(db: Db, id: string): Promise<string> {
   const state = await stateOf(db, id);
-  if ((await db.q('campaign_resume', [id])).rowCount === 0) throw new UsageError(`campaign ${id} is ${state}: only a paused campaign can be resumed`);
+  const r = await db.q<{ state: string }>('campaign_resume', [id]);
+  if (r.rowCount === 0) throw new UsageError(`campaign ${id} is ${state}: only a paused campaign can be resumed`);
+  return r.rows[0]!.state;
 }
 
 export async function cancelCampaign(db: Db, id: string): Promise<void> {

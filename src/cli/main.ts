@@ -5,6 +5,7 @@ import type { GlobalFlags } from './context.ts';
 import { templateCommands } from './commands/templates.ts';
 import { campaignCommands } from './commands/campaigns.ts';
 import { listCommands } from './commands/lists.ts';
+import { scheduleCommands } from './commands/schedules.ts';
 import { runtimeCommands } from './commands/runtime.ts';
 import { demoCommand } from './commands/demo.ts';
 
@@ -37,6 +38,7 @@ export function buildCli(argv: string[]): Argv<GlobalFlags> {
     }) as unknown as Argv<GlobalFlags>;
   y = campaignCommands(y);
   y = listCommands(y);
+  y = scheduleCommands(y);
   y = runtimeCommands(y);
   y = demoCommand(y);
   return y;

@@ -7,6 +7,7 @@ import { buildReport } from '../../report/report.ts';
 import { renderReportTable } from '../../report/table.ts';
 import { cancelCampaign, checkId, createCampaign, pauseCampaign, resumeCampaign, retryCampaign, startCampaign, type RetryResult } from '../../campaigns/service.ts';
 import { parseRetryCodes } from '../../send/retryable.ts';
+import { createRecurring, isRecurring, pauseSchedule, resumeSchedule } from '../../schedules/service.ts';
 import { withContext, type GlobalFlags } from '../context.ts';
 import { printJson, printText, progressLine } from '../output.ts';
 
@@ -34,16 +35,28 @@ export function campaignCommands(y: Argv<GlobalFlags>): Argv<GlobalFlags> {
         .option('default-country', { type: 'string', describe: 'ISO country for national numbers, e.g. ID' })
         .option('channel', { type: 'string' })
         .option('start-at', { type: 'string', describe: 'ISO 8601 time, or "now"' })
-        .option('cron', { type: 'string' })
-        .option('tz', { type: 'string' })
+        .option('cron', { type: 'string', describe: 'recurring: a cron expression, e.g. "0 9 * * MON"; the CSV is re-read at each firing' })
+        .option('tz', { type: 'string', describe: 'the time zone of --cron (IANA name, default UTC)' })
+        .option('overlap', { choices: ['skip', 'queue'] as const, default: 'skip' as const, describe: 'recurring: a firing while the previous run still sends is skipped (default) or waits for it' })
         .option('wait', { type: 'boolean', default: true, describe: 'wait for validation (--no-wait: return once the file is stored)' })
         .option('trim-params', { type: 'boolean', default: false, describe: 'trim spaces around parameter values (off: values are used exactly as written)' })
         .option('collapse-spaces', { type: 'boolean', default: false, describe: 'turn runs of whitespace inside parameter values into one space' })
         .option('json', { type: 'boolean', default: false }),
       (argv) => withContext(argv, async (io) => {
-        if (argv.cron) throw new UsageError('--cron: recurring campaigns are not implemented yet (issue #7)');
         const country = argv.defaultCountry?.toUpperCase();
         if (country !== undefined && !isKnownCountry(country)) throw new UsageError(`--default-country ${argv.defaultCountry}: expected a two-letter ISO country code, e.g. ID`);
+        if (argv.tz !== undefined && argv.cron === undefined) throw new UsageError('--tz goes with --cron (the time zone of the cron expression); for a one-off time give --start-at with its offset');
+        if (argv.cron !== undefined) {
+          if (argv.startAt !== undefined) throw new UsageError('--cron and --start-at: pick one (a recurring campaign starts at its first firing)');
+          const channel = pickChannel(io.config, argv.channel);
+          const s = await createRecurring(io.db, {
+            name: argv.name, template: argv.template, language: argv.language, csv: argv.csv, channel: channel.name,
+            phoneColumn: argv.phoneColumn, params: parseParamFlags(argv.param), defaultCountry: country,
+            paramOptions: { trim: argv.trimParams, collapse_spaces: argv.collapseSpaces }, cron: argv.cron, tz: argv.tz ?? 'UTC', overlap: argv.overlap,
+          });
+          if (argv.json) return printJson({ id: s.id, state: s.state, cron: s.cron, tz: s.tz, overlap: s.overlap, next_run_at: s.next_run_at, csv: s.csv });
+          return printText(`recurring campaign ${s.id}: "${s.cron}" (${s.tz}), next run ${s.next_run_at}; each run reads ${s.csv} as it is then ("campaign schedule list")`);
+        }
         const at = parseAt(argv.startAt, '--start-at');
         const startNow = argv.startAt !== undefined && at === undefined;
         const channel = pickChannel(io.config, argv.channel);
@@ -83,9 +96,17 @@ export function campaignCommands(y: Argv<GlobalFlags>): Argv<GlobalFlags> {
       }),
     )
     .command('pause <id>', 'stop claiming new sends', (a) => a.positional('id', { type: 'string', demandOption: true }),
-      (argv) => withContext(argv, async ({ db }) => { await pauseCampaign(db, argv.id); printText(`campaign ${argv.id} paused`); }))
+      (argv) => withContext(argv, async ({ db }) => {
+        if (await isRecurring(db, checkId(argv.id))) await pauseSchedule(db, argv.id);
+        else await pauseCampaign(db, argv.id);
+        printText(`campaign ${argv.id} paused`);
+      }))
     .command('resume <id>', 'carry on sending', (a) => a.positional('id', { type: 'string', demandOption: true }),
-      (argv) => withContext(argv, async ({ db }) => { await resumeCampaign(db, argv.id); printText(`campaign ${argv.id} running`); }))
+      (argv) => withContext(argv, async ({ db }) => {
+        if (await isRecurring(db, checkId(argv.id))) return printText(`recurring campaign ${argv.id} active again, next run ${await resumeSchedule(db, argv.id)}`);
+        const state = await resumeCampaign(db, argv.id);
+        printText(`campaign ${argv.id} ${state}`);
+      }))
     .command('cancel <id>', 'stop for good', (a) => a.positional('id', { type: 'string', demandOption: true }),
       (argv) => withContext(argv, async ({ db }) => { await cancelCampaign(db, argv.id); printText(`campaign ${argv.id} cancelled`); }))
     .command(

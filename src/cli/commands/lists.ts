@@ -26,12 +26,17 @@ export function listCommands(y: Argv<GlobalFlags>): Argv<GlobalFlags> {
         for (const c of rows) {
           const status = emptyStatus();
           for (const s of (await db.q('report_status_counts', [c.id])).rows) status[s.status as keyof typeof status] = s.n;
-          out.push({ id: c.id, name: c.name, state: c.state, parent_id: null, cron: null, next_run_at: null, created_at: c.created_at.toISOString(), pause_reason: c.pause_reason, status });
+          out.push({
+            id: c.id, name: c.name, state: c.state, parent_id: c.parent_id ?? null, cron: c.cron ?? null,
+            next_run_at: c.cron && c.state === 'scheduled' && c.next_run_at ? c.next_run_at.toISOString() : null,
+            tz: c.cron_tz ?? null, created_at: c.created_at.toISOString(), pause_reason: c.pause_reason, status,
+          });
         }
         if (argv.json) return printJson(out);
         if (out.length === 0) return printText('no campaigns yet: create one with "campaign create"');
         printText(out.map((c) => {
           const s = c.status;
+          if (c.cron) return `${c.id}  ${c.state.padEnd(9)}  ${c.created_at}  ${c.name}  recurring "${c.cron}" ${c.tz}, next run ${c.next_run_at ?? '-'}`;
           return `${c.id}  ${c.state.padEnd(9)}  ${c.created_at}  ${c.name}  (queued ${s.queued}, sending ${s.sending}, accepted ${s.accepted}, sent ${s.sent}, delivered ${s.delivered}, read ${s.read}, failed ${s.failed})${c.pause_reason ? `  paused: ${c.pause_reason}` : ''}`;
         }).join('\n'));
       }),
