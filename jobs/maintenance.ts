@@ -21,6 +21,9 @@ export const MAINTENANCE: QueueDef = {
   options: { policy: 'short', retryLimit: 0, expireInSeconds: 60, deleteAfterSeconds: 60 },
 };
 
+const PRUNE_EVERY_MS = 60_000;
+let lastPrune = 0;
+
 export function enqueueMaintenance(boss: PgBoss): Promise<string | null> {
   return boss.send(MAINTENANCE.name, {}, { singletonKey: 'tick' });
 }
@@ -39,6 +42,11 @@ export async function registerMaintenance(boss: PgBoss, db: Db, log: Logger, set
     if (fired.length > 0) log.info({ firings: fired.map((f) => `${f.scheduleId}@${f.fireAt.toISOString()}`) }, 'recurring campaigns due');
     const open = (await db.q<{ schedule_id: string; fire_at: Date }>('schedule_firings_open')).rows;
     for (const f of open) await enqueueScheduleFire(boss, { scheduleId: f.schedule_id, fireAt: f.fire_at });
+    // Tier budget: openings older than the 24-hour window count for nothing (a minute apart is plenty).
+    if (Date.now() - lastPrune > PRUNE_EVERY_MS) {
+      lastPrune = Date.now();
+      await db.q('tier_contacts_prune');
+    }
     return { ...r, running: running.length, ingesting: ingesting.length, firings: fired.length };
   });
 }

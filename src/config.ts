@@ -40,7 +40,16 @@ const CHANNEL_VARS = {
   wabaId: 'WA_WABA_ID',
   templateNamespace: 'WA_TEMPLATE_NAMESPACE',
   rateLimitRps: 'WA_RATE_LIMIT_RPS',
+  messagingTier: 'WA_MESSAGING_TIER',
 } as const;
+
+/** WhatsApp's messaging tiers: unique people a business may start conversations with per rolling 24 h. */
+export const MESSAGING_TIERS = ['250', '2000', '10000', '100000', 'unlimited'] as const;
+
+/** The 24-hour budget of unique people of a channel, or null when unlimited (the default). */
+export function tierLimit(ch: { messagingTier?: string | undefined }): number | null {
+  return ch.messagingTier === undefined || ch.messagingTier === 'unlimited' ? null : Number(ch.messagingTier);
+}
 
 const optionalText = z.string().trim().min(1).optional();
 const rps = z.coerce.number().positive().max(10_000);
@@ -57,6 +66,7 @@ const channelSchema = z.object({
   wabaId: optionalText,
   templateNamespace: optionalText,
   rateLimitRps: rps.default(DEFAULT_RATE_LIMIT_RPS),
+  messagingTier: z.enum(MESSAGING_TIERS, { error: `expected one of ${MESSAGING_TIERS.join(', ')}` }).optional(),
 });
 export type Channel = z.infer<typeof channelSchema>;
 

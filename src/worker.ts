@@ -11,6 +11,7 @@ import { createHttpServer, listen } from './http/server.ts';
 import { createClient } from './providers/registry.ts';
 import { RateLimiter } from './send/limiter.ts';
 import { Breaker } from './send/breaker.ts';
+import { tierLimit } from './config.ts';
 import type { SendChannel } from './send/sender.ts';
 import type { WindowStore } from './send/window.ts';
 import { RedisWindowStore } from './send/window-redis.ts';
@@ -102,6 +103,8 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
         client: createClient(def, sandbox ?? undefined, config.publicUrl ? { publicUrl: config.publicUrl } : {}),
         limiter: new RateLimiter(def.rateLimitRps, { store: window, channel: def.name }),
         breaker: new Breaker(),
+        name: def.name,
+        tier: tierLimit(def),
       };
       channels.set(name, ch);
     }

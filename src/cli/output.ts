@@ -3,6 +3,11 @@ export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
 
+/** A warning for the person at the terminal: on stderr, so --json output and pipes stay clean. */
+export function printWarning(text: string): void {
+  process.stderr.write(`warning: ${text}\n`);
+}
+
 export function printText(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : text + '\n');
 }

@@ -8,6 +8,7 @@ import { classifyOutcome } from './classify.ts';
 import type { RateLimiter } from './limiter.ts';
 import type { Breaker } from './breaker.ts';
 import { recordOutcome } from './record.ts';
+import { reserveTier } from './tier.ts';
 
 /** Everything the send stage needs from the process around it. */
 export interface SendContext {
@@ -27,6 +28,9 @@ export interface SendChannel {
   client: ProviderClient;
   limiter: RateLimiter;
   breaker: Breaker;
+  /** The channel's name and its messaging-tier budget (unique people per 24 h; null: unlimited). */
+  name?: string;
+  tier?: number | null;
 }
 
 export interface SendRunResult {
@@ -72,18 +76,23 @@ export async function sendCampaign(ctx: SendContext, campaignId: string, runMs =
   const deadline = Date.now() + runMs;
   let requests = 0;
   let paused: string | undefined;
+  let tierUntil: Date | null = null;
 
-  while (!ctx.stopping.aborted && !paused && Date.now() < deadline) {
+  while (!ctx.stopping.aborted && !paused && !tierUntil && Date.now() < deadline) {
     const claimed = (await db.q<Claimed>('recipient_claim_batch', [campaignId, workerId, batchSize])).rows;
     if (claimed.length === 0) break;
     const unsent: number[] = [];
     await Promise.all(
       claimed.map((row) =>
         concurrency(async () => {
-          if (ctx.stopping.aborted || paused) return void unsent.push(row.line);
+          if (ctx.stopping.aborted || paused || tierUntil) return void unsent.push(row.line);
           try {
             const sent = await sendOne(ctx, channel, campaignId, template, row);
             if (sent === 'not_started') return void unsent.push(row.line);
+            if (sent instanceof Date) {
+              tierUntil = sent;
+              return void unsent.push(row.line);
+            }
             requests++;
             if (sent.paused) paused = sent.paused;
           } catch (err) {
@@ -99,6 +108,7 @@ export async function sendCampaign(ctx: SendContext, campaignId: string, runMs =
     ctx.onBatchRecorded?.();
   }
   if (paused) log.warn({ reason: paused }, 'campaign paused by a provider answer');
+  if (tierUntil) log.warn({ until: (tierUntil as Date).toISOString() }, 'messaging-tier budget used up: waiting for it to free up');
   if (ctx.stopping.aborted) return { requests, state: 'stopped', nextAt: null };
   const done = (await db.q('campaign_complete_if_done', [campaignId])).rowCount! > 0;
   if (done) {
@@ -109,6 +119,8 @@ export async function sendCampaign(ctx: SendContext, campaignId: string, runMs =
   // Nothing to send now (rows still being validated, or waiting for retries): look again in a second
   // rather than spin.
   if (requests === 0) next = new Date(Math.max(next?.getTime() ?? 0, Date.now() + IDLE_RECHECK_MS));
+  // Budget used up: nothing new may go before it frees (rows that wait for a retry are re-checked too).
+  if (tierUntil) next = new Date(Math.max((tierUntil as Date).getTime(), Date.now() + IDLE_RECHECK_MS));
   return { requests, state: paused ? 'done' : 'more', nextAt: next };
 }
 
@@ -118,7 +130,12 @@ async function sendOne(
   campaignId: string,
   template: TemplateDef,
   row: Claimed,
-): Promise<'not_started' | { paused?: string }> {
+): Promise<'not_started' | Date | { paused?: string }> {
+  // The messaging tier first: a person not yet counted in the rolling 24 h uses one unit of it.
+  if (channel.tier != null) {
+    const until = await reserveTier(ctx.db, channel.name ?? 'default', row.phone_e164, channel.tier);
+    if (until) return until;
+  }
   let probe: boolean;
   let grant;
   try {

@@ -9,7 +9,17 @@ import { cancelCampaign, checkId, createCampaign, pauseCampaign, resumeCampaign,
 import { parseRetryCodes } from '../../send/retryable.ts';
 import { createRecurring, isRecurring, pauseSchedule, resumeSchedule } from '../../schedules/service.ts';
 import { withContext, type GlobalFlags } from '../context.ts';
-import { printJson, printText, progressLine } from '../output.ts';
+import { printJson, printText, printWarning, progressLine } from '../output.ts';
+import { tierLimit, type Config } from '../../config.ts';
+import type { Db } from '../../db/executor.ts';
+import { tierWarning } from '../../send/tier.ts';
+
+/** The messaging-tier warning for a campaign about to send, if its channel's budget will not cover it. */
+async function startWarning(db: Db, config: Config, id: string): Promise<string | null> {
+  const c = (await db.q('campaign_get', [id])).rows[0];
+  const def = config.channels.find((ch) => ch.name === c?.channel);
+  return c && def ? tierWarning(db, id, def.name, tierLimit(def)) : null;
+}
 
 export function parseAt(value: string | undefined, flag: string): Date | undefined {
   if (value === undefined || value === 'now') return undefined;
@@ -77,7 +87,9 @@ export function campaignCommands(y: Argv<GlobalFlags>): Argv<GlobalFlags> {
         progress.done();
         let state = created.state;
         if (at) state = (await startCampaign(io.db, created.id, at)).state;
-        const out = { ...created, state };
+        const warning = at || startNow ? await startWarning(io.db, io.config, created.id) : null;
+        if (warning) printWarning(warning);
+        const out = { ...created, state, ...(warning ? { tier_warning: warning } : {}) };
         if (argv.json) return printJson(out);
         const i = out.ingest;
         if (!argv.wait) return printText(`campaign ${out.id} ${state}: file stored; a worker validates it ("campaign report ${out.id}" shows progress)`);
@@ -89,9 +101,11 @@ export function campaignCommands(y: Argv<GlobalFlags>): Argv<GlobalFlags> {
       'start <id>',
       'start sending now, or at a time',
       (a) => a.positional('id', { type: 'string', demandOption: true }).option('at', { type: 'string' }).option('json', { type: 'boolean', default: false }),
-      (argv) => withContext(argv, async ({ db }) => {
+      (argv) => withContext(argv, async ({ db, config }) => {
         const r = await startCampaign(db, argv.id, parseAt(argv.at, '--at'));
-        if (argv.json) printJson(r);
+        const warning = await startWarning(db, config, argv.id);
+        if (warning) printWarning(warning);
+        if (argv.json) printJson({ ...r, tier_warning: warning });
         else printText(r.state === 'scheduled' ? `campaign ${r.id} scheduled for ${r.start_at}` : `campaign ${r.id} running: a worker sends it ("campaign worker")`);
       }),
     )
