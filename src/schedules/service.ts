@@ -4,22 +4,13 @@ import { UsageError } from '../errors.ts';
 import { getTemplate } from '../templates/store.ts';
 import { planColumns } from '../ingest/columns.ts';
 import { inspectFile } from '../ingest/upload.ts';
-import type { ParamOptions } from '../ingest/param-options.ts';
-import { checkId } from '../campaigns/service.ts';
+import { checkId, type CreateInput } from '../campaigns/service.ts';
 import { checkZone, nextFiring } from './cron.ts';
 
 export type Overlap = 'skip' | 'queue';
 
-export interface RecurringInput {
-  name: string;
-  template: string;
-  language: string;
-  csv: string;
-  channel: string;
-  phoneColumn?: string | undefined;
-  params: Record<string, string>;
-  defaultCountry?: string | undefined;
-  paramOptions?: ParamOptions;
+/** What `create` takes, plus when to fire and what to do when a run is still going. */
+export interface RecurringInput extends CreateInput {
   cron: string;
   tz: string;
   overlap: Overlap;
