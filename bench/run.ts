@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { b1 } from './b1-ingest.ts';
 import { b2 } from './b2-first-send.ts';
+import { b3 } from './b3-rate.ts';
+import { b4 } from './b4-throughput.ts';
 import {
   REPO_ROOT, acquireServer, cliEnv, createFreshDb, csvCache, fmt, liveProcs, makeTmpDir, now,
   type BenchResult, type Benchmark, type DbServer, type Figure, type FreshDb,
@@ -15,7 +17,7 @@ import {
  * bench/results/latest.json. A benchmark is a module exporting a `Benchmark`; add it to BENCHMARKS.
  */
 
-const BENCHMARKS: Benchmark[] = [b1, b2];
+const BENCHMARKS: Benchmark[] = [b1, b2, b3, b4];
 
 const USAGE = `usage: node bench/run.ts [--only B1[,B2…]] [--rows N] [--timeout SECONDS] [--out FILE] [--keep-tmp]
   --only      run only these benchmarks (${BENCHMARKS.map((b) => b.id).join(', ')}); repeatable or comma-separated
@@ -23,7 +25,9 @@ const USAGE = `usage: node bench/run.ts [--only B1[,B2…]] [--rows N] [--timeou
   --timeout   upper bound in seconds for any single wait: a child process, a first send (default 1800)
   --out       where to write the JSON results (default bench/results/latest.json)
   --keep-tmp  keep the generated CSVs (their directory is printed)
-Uses DATABASE_URL when set, else an embedded PostgreSQL under the system temp dir.`;
+Uses DATABASE_URL when set, else an embedded PostgreSQL under the system temp dir.
+Environment: BENCH_B3_SECONDS (B3's window per phase, default 60), BENCH_B4_MESSAGES (B4's campaign size,
+default 20000), REDIS_URL (passed to the workers of B3 and B4: their rate window is then in Redis).`;
 
 function parse() {
   const { values } = parseArgs({
