@@ -63,6 +63,13 @@ function usage(msg: string): never {
 
 const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
+/** `ratio ≤ 3`, or for figures that must reach a floor (figureAtLeast) `ratio ≥ 0.4`. */
+function targetText(f: Figure & { target_min?: { on: 'value' | 'ratio'; min: number } }): string {
+  if (f.target) return `${f.target.on === 'ratio' ? 'ratio' : 'value'} ≤ ${f.target.max}`;
+  if (f.target_min) return `${f.target_min.on === 'ratio' ? 'ratio' : 'value'} ≥ ${f.target_min.min}`;
+  return '-';
+}
+
 function table(results: BenchResult[]): string {
   const head = ['bench', 'figure', 'value', 'baseline', 'ratio', 'target', 'result'];
   const rows: string[][] = [];
@@ -77,7 +84,7 @@ function table(results: BenchResult[]): string {
         `${fmt(f.value, digits)}${unit(f)}`,
         f.baseline ? `${fmt(f.baseline.value, digits)}${unit(f)} (${f.baseline.label})` : '-',
         f.ratio === undefined ? '-' : fmt(f.ratio),
-        f.target ? `${f.target.on === 'ratio' ? 'ratio' : 'value'} ≤ ${f.target.max}` : '-',
+        targetText(f),
         !r.ok ? 'ERROR' : f.pass === true ? 'pass' : f.pass === false ? 'MISS' : '-',
       ]);
     }
