@@ -214,6 +214,22 @@ describe('RateLimiter', { concurrency: true }, () => {
     }
   });
 
+  test('above the paced range (rps 600, no Bottleneck): 900 sends never exceed 600 in any rolling second, and the first 600 go at once', async () => {
+    const rps = 600;
+    const limiter = new RateLimiter(rps);
+    const departures: number[] = [];
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: 900 }, async () => {
+      const g = await limiter.acquire();
+      departures.push(performance.now());
+      g.depart();
+    }));
+    await limiter.stop();
+    assert.ok(maxInWindow(departures, 1000) <= rps, `${maxInWindow(departures, 1000)} in one rolling second`);
+    const sorted = [...departures].sort((a, b) => a - b);
+    assert.ok(sorted[rps - 1]! - t0 < 900, `the first ${rps} took ${(sorted[rps - 1]! - t0).toFixed(0)} ms: not paced like Bottleneck would`);
+  });
+
   test('rps is floored to a whole number, at least 1', () => {
     assert.equal(new RateLimiter(50.9).rps, 50);
     assert.equal(new RateLimiter(0.2).rps, 1);

@@ -106,7 +106,7 @@ export function createCloudShapedClient(opts: {
   return {
     provider: opts.provider,
     async send(req: SendRequest, signal?: AbortSignal): Promise<SendOutcome> {
-      const result = await http.postJson(opts.url, buildCloudMessage(req), { headers: opts.headers, signal });
+      const result = await http.postJson(opts.url, buildCloudMessage(req), { headers: opts.headers, signal, ...(req.onWritten ? { onWritten: req.onWritten } : {}) });
       if (!result.ok) return scrub({ kind: 'network', phase: result.phase, message: result.message });
       return scrub(cloudOutcome(result.status, result.body));
     },

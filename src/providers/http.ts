@@ -28,6 +28,8 @@ export interface PostOptions {
   /** Whole-request deadline: connect, write, and read the full answer. Defaults to the client's. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Called once, when the last byte of the request has been handed to the OS ('finish'). */
+  onWritten?: () => void;
 }
 
 export interface HttpClient {
@@ -113,6 +115,7 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
 
       req.on('finish', () => {
         flushed = true;
+        opts.onWritten?.();
       });
       req.on('error', fail);
       req.on('response', (res) => {

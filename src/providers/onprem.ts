@@ -84,7 +84,7 @@ export function createOnPremClient(opts: OnPremClientOptions): ProviderClient {
   return {
     provider: '360dialog-onprem',
     async send(req: SendRequest, signal?: AbortSignal): Promise<SendOutcome> {
-      const result = await http.postJson(url, buildOnPremMessage(req, opts.namespace), { headers, signal });
+      const result = await http.postJson(url, buildOnPremMessage(req, opts.namespace), { headers, signal, ...(req.onWritten ? { onWritten: req.onWritten } : {}) });
       if (!result.ok) {
         return redact({ kind: 'network', phase: result.phase, message: result.message }, opts.accessToken);
       }

@@ -6,6 +6,11 @@ export interface SendRequest {
   to: string;
   template: TemplateDef;
   params: TemplateParams;
+  /**
+   * Told when the request has been written (its last byte handed to the OS): the moment the rate limit
+   * counts it from. Not called when the request never left (connection refused, DNS).
+   */
+  onWritten?: () => void;
 }
 
 /**

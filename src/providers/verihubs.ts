@@ -144,7 +144,7 @@ export function createVerihubsClient(opts: VerihubsClientOptions): ProviderClien
   return {
     provider: 'verihubs',
     async send(req: SendRequest, signal?: AbortSignal): Promise<SendOutcome> {
-      const result = await http.postJson(url, buildVerihubsMessage(req, callbackUrl), { headers, signal });
+      const result = await http.postJson(url, buildVerihubsMessage(req, callbackUrl), { headers, signal, ...(req.onWritten ? { onWritten: req.onWritten } : {}) });
       // The API key is the secret; the App-ID is an identifier (and scrubbing a short one would garble text).
       if (!result.ok) {
         return redact({ kind: 'network', phase: result.phase, message: result.message }, opts.apiKey);

@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import type { Db } from '../db/executor.ts';
 import type { Logger } from '../log.ts';
-import type { ProviderClient, SendOutcome } from '../providers/types.ts';
+import type { ProviderClient } from '../providers/types.ts';
 import type { TemplateDef, TemplateParams } from '../templates/types.ts';
 import { getTemplateById } from '../templates/store.ts';
 import { classifyOutcome } from './classify.ts';
@@ -41,8 +41,12 @@ export interface SendRunResult {
   nextAt: Date | null;
 }
 
-/** How long one job keeps sending before it hands over to a fresh job (well under pg-boss expiry). */
-export const SEND_RUN_MS = 30_000;
+/**
+ * How long one job keeps sending before it hands over to a fresh job (well under pg-boss's 300 s expiry).
+ * Each handover leaves the channel idle while the next job is fetched (up to the 0.5 s polling interval):
+ * 2 minutes keeps that under 0.5 % of the rate.
+ */
+export const SEND_RUN_MS = 120_000;
 // While a file is still being validated, new rows appear every few hundred ms.
 const IDLE_RECHECK_MS = 250;
 
@@ -71,42 +75,48 @@ export async function sendCampaign(ctx: SendContext, campaignId: string, runMs =
     log.error({ err }, 'campaign paused: channel unusable');
     return { requests: 0, state: 'done', nextAt: null };
   }
-  const batchSize = Math.max(10, Math.min(500, channel.limiter.rps * 2));
+  const batchSize = Math.max(5, Math.min(500, channel.limiter.rps));
   const concurrency = pLimit(Math.max(4, Math.min(256, channel.limiter.rps)));
   const deadline = Date.now() + runMs;
   let requests = 0;
   let paused: string | undefined;
   let tierUntil: Date | null = null;
 
-  while (!ctx.stopping.aborted && !paused && !tierUntil && Date.now() < deadline) {
-    const claimed = (await db.q<Claimed>('recipient_claim_batch', [campaignId, workerId, batchSize])).rows;
-    if (claimed.length === 0) break;
-    const unsent: number[] = [];
-    await Promise.all(
-      claimed.map((row) =>
-        concurrency(async () => {
-          if (ctx.stopping.aborted || paused || tierUntil) return void unsent.push(row.line);
-          try {
-            const sent = await sendOne(ctx, channel, campaignId, template, row);
-            if (sent === 'not_started') return void unsent.push(row.line);
-            if (sent instanceof Date) {
-              tierUntil = sent;
-              return void unsent.push(row.line);
+  // Two lanes, each claiming its own batch: while one waits for the last answers of its batch (and records
+  // them), the other's rows keep the limiter busy. With one lane the channel idled at every batch end:
+  // B3 measured 0.93–0.96 of the limit with a 100 ms provider, 120–170 ms gaps every 2 s.
+  const lane = async (): Promise<void> => {
+    while (!ctx.stopping.aborted && !paused && !tierUntil && Date.now() < deadline) {
+      const claimed = (await db.q<Claimed>('recipient_claim_batch', [campaignId, workerId, batchSize])).rows;
+      if (claimed.length === 0) break;
+      const unsent: number[] = [];
+      await Promise.all(
+        claimed.map((row) =>
+          concurrency(async () => {
+            if (ctx.stopping.aborted || paused || tierUntil) return void unsent.push(row.line);
+            try {
+              const sent = await sendOne(ctx, channel, campaignId, template, row);
+              if (sent === 'not_started') return void unsent.push(row.line);
+              if (sent instanceof Date) {
+                tierUntil = sent;
+                return void unsent.push(row.line);
+              }
+              requests++;
+              if (sent.paused) paused = sent.paused;
+            } catch (err) {
+              // A database error around one send: that row stays as it was (claimed rows are given back
+              // below; a row in flight is settled by the rescuer) and the batch goes on.
+              log.error({ err, line: row.line }, 'send bookkeeping failed');
+              unsent.push(row.line);
             }
-            requests++;
-            if (sent.paused) paused = sent.paused;
-          } catch (err) {
-            // A database error around one send: that row stays as it was (claimed rows are given back
-            // below; a row in flight is settled by the rescuer) and the batch goes on.
-            log.error({ err, line: row.line }, 'send bookkeeping failed');
-            unsent.push(row.line);
-          }
-        }),
-      ),
-    );
-    if (unsent.length > 0) await db.q('recipient_release_claimed', [campaignId, unsent, workerId]);
-    ctx.onBatchRecorded?.();
-  }
+          }),
+        ),
+      );
+      if (unsent.length > 0) await db.q('recipient_release_claimed', [campaignId, unsent, workerId]);
+      ctx.onBatchRecorded?.();
+    }
+  };
+  await Promise.all([lane(), lane()]);
   if (paused) log.warn({ reason: paused }, 'campaign paused by a provider answer');
   if (tierUntil) log.warn({ until: (tierUntil as Date).toISOString() }, 'messaging-tier budget used up: waiting for it to free up');
   if (ctx.stopping.aborted) return { requests, state: 'stopped', nextAt: null };
@@ -163,18 +173,12 @@ async function sendOne(
     return 'not_started';
   }
   const ref = { campaignId, line: row.line, attempt, to: row.phone_e164 };
-  let outcome: SendOutcome;
-  try {
-    // The departure is stamped in the shared window before the first byte is written.
-    await grant.depart();
-  } catch (err) {
-    // The shared window could not record it: the request must not go (it would not be counted). Nothing
-    // left, so the row simply waits for a retry.
-    outcome = { kind: 'network', phase: 'before_write', message: `rate window unavailable: ${(err as Error).message}` };
-    return recordOutcome(ctx.db, ref, outcome, classifyOutcome(outcome), { settleS: ctx.settleS });
-  }
-  // No abort signal here: a request that left is allowed to finish, so its answer is recorded.
-  outcome = await channel.client.send({ to: row.phone_e164, template, params: row.params });
+  // No abort signal here: a request that left is allowed to finish, so its answer is recorded. The rate
+  // limit counts it from the moment it is written.
+  const outcome = await channel.client.send({ to: row.phone_e164, template, params: row.params, onWritten: () => grant.depart() });
+  // An answer means it was written (an adapter without the hook); a failure before the write never left.
+  if (outcome.kind === 'network' && outcome.phase === 'before_write') grant.cancel();
+  else grant.depart();
   const action = classifyOutcome(outcome);
   const transient = action.action === 'ambiguous' || (action.action === 'retry' && !action.slowChannel);
   const channelDown = channel.breaker.record(transient, probe);

@@ -14,7 +14,7 @@ export interface WindowStore {
   readonly kind: 'redis' | 'postgres';
   /** 0: granted (and counted, pending); else ms to wait before asking again. */
   acquire(channel: string, rps: number, id: string): Promise<number>;
-  /** Stamp the grant with the store's clock; call right before the request is written. */
+  /** Stamp the grant with the store's clock; called once the request has been written. */
   depart(channel: string, id: string): Promise<void>;
   /** The request never left: give the slot back. */
   cancel(channel: string, id: string): Promise<void>;
@@ -24,9 +24,11 @@ export interface WindowStore {
 }
 
 /**
- * The window is a little longer than a second: a departure is stamped before the request is written, so
- * the bytes leave up to a few ms later than the stamp (a store round trip back, the event loop). 5 ms of
- * margin costs 0.5 % of the rate (the target is ≥ 99 %).
+ * How long a departure holds its slot. The guarantee is exact at 1,000 ms because a departure is stamped
+ * only after the request was written (a grant counts as pending from the moment it is handed out until
+ * then): for any rps+1 writes within one second, the last of them to be granted would have found the other
+ * rps counted. 5 ms more absorbs what happens after the write — the provider's side reads requests a few
+ * ms apart under load — and costs 0.5 % of the rate (the target is ≥ 99 %).
  */
 export const WINDOW_MS = 1_005;
 /** A pending grant whose worker never departed nor cancelled (it crashed) stops counting after this. */
