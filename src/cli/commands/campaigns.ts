@@ -5,6 +5,8 @@ import { parseParamFlags } from '../../ingest/columns.ts';
 import { isKnownCountry } from '../../ingest/phone.ts';
 import { buildReport } from '../../report/report.ts';
 import { renderReportTable } from '../../report/table.ts';
+import { renderReportCsv } from '../../report/csv.ts';
+import { checkOutPath, exportCampaign } from '../../report/export.ts';
 import { cancelCampaign, checkId, createCampaign, pauseCampaign, resumeCampaign, retryCampaign, startCampaign, type RetryResult } from '../../campaigns/service.ts';
 import { parseRetryCodes } from '../../send/retryable.ts';
 import { createRecurring, isRecurring, pauseSchedule, resumeSchedule } from '../../schedules/service.ts';
@@ -144,14 +146,47 @@ export function campaignCommands(y: Argv<GlobalFlags>): Argv<GlobalFlags> {
       'report <id>',
       'the campaign report',
       (a) => a.positional('id', { type: 'string', demandOption: true })
-        .option('json', { type: 'boolean', default: false })
-        .option('format', { choices: ['table', 'json'] as const }),
-      (argv) => withContext(argv, async ({ db }) => {
-        const report = await buildReport(db, checkId(argv.id));
-        if (!report) throw new UsageError(`unknown campaign ${argv.id}: see "campaign list"`);
-        if (argv.json || argv.format === 'json') printJson(report);
-        else printText(renderReportTable(report));
-      }),
+        .option('json', { type: 'boolean', default: false, describe: 'the report JSON (same as --format json)' })
+        .option('format', { choices: ['table', 'json', 'csv'] as const, describe: 'csv: section,key,value,detail rows, one per field' })
+        .option('bom', { type: 'boolean', default: false, describe: 'csv: start with a UTF-8 byte order mark (for Excel)' }),
+      (argv) => {
+        // Checked before the database is opened: a contradiction exits 2 at once.
+        if (argv.json && argv.format !== undefined && argv.format !== 'json') throw new UsageError(`--json and --format ${argv.format}: pick one`);
+        if (argv.bom && argv.format !== 'csv') throw new UsageError('--bom goes with --format csv');
+        return withContext(argv, async ({ db }) => {
+          const report = await buildReport(db, checkId(argv.id));
+          if (!report) throw new UsageError(`unknown campaign ${argv.id}: see "campaign list"`);
+          if (argv.json || argv.format === 'json') printJson(report);
+          else if (argv.format === 'csv') process.stdout.write(renderReportCsv(report, { bom: argv.bom }));
+          else printText(renderReportTable(report));
+        });
+      },
+    )
+    .command(
+      'export <id>',
+      'one CSV row for every data row of the input, with its outcome, in input order',
+      (a) => a.positional('id', { type: 'string', demandOption: true })
+        .option('out', { type: 'string', nargs: 1, demandOption: true, describe: 'the CSV file to write (replaced only once complete), or - for stdout' })
+        .option('bom', { type: 'boolean', default: false, describe: 'start with a UTF-8 byte order mark (for Excel)' })
+        .option('json', { type: 'boolean', default: false, describe: 'print only { "id", "rows", "out" }' }),
+      (argv) => {
+        if (argv.json && argv.out === '-') throw new UsageError('--json with --out -: stdout carries the CSV; give --out a file name');
+        return withContext(argv, async ({ db, pool }) => {
+          const c = (await db.q('campaign_get', [checkId(argv.id)])).rows[0];
+          if (!c) throw new UsageError(`unknown campaign ${argv.id}: see "campaign list"`);
+          await checkOutPath(argv.out);
+          if (c.ingest_state !== 'done') printWarning(`campaign ${argv.id} is still being validated: the export holds the rows checked so far`);
+          const progress = progressLine(!argv.json && process.stderr.isTTY === true);
+          const t0 = Date.now();
+          const r = await exportCampaign(pool, argv.id, {
+            out: argv.out,
+            bom: argv.bom,
+            onRows: (rows) => progress.update(`exporting: ${rows} rows (${Math.round(rows / Math.max(0.001, (Date.now() - t0) / 1000))}/s)`),
+          }).finally(() => progress.done());
+          if (argv.json) printJson(r);
+          else if (argv.out !== '-') printText(`campaign ${r.id}: ${r.rows} rows written to ${r.out}`);
+        });
+      },
     );
 }
 
