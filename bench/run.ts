@@ -6,6 +6,7 @@ import { b1 } from './b1-ingest.ts';
 import { b2 } from './b2-first-send.ts';
 import { b3 } from './b3-rate.ts';
 import { b4 } from './b4-throughput.ts';
+import { b5 } from './b5-callbacks.ts';
 import { b6 } from './b6-report.ts';
 import {
   REPO_ROOT, acquireServer, cliEnv, createFreshDb, csvCache, fmt, liveProcs, makeTmpDir, now,
@@ -18,7 +19,7 @@ import {
  * bench/results/latest.json. A benchmark is a module exporting a `Benchmark`; add it to BENCHMARKS.
  */
 
-const BENCHMARKS: Benchmark[] = [b1, b2, b3, b4, b6];
+const BENCHMARKS: Benchmark[] = [b1, b2, b3, b4, b5, b6];
 
 const USAGE = `usage: node bench/run.ts [--only B1[,B2…]] [--rows N] [--timeout SECONDS] [--out FILE] [--keep-tmp]
   --only      run only these benchmarks (${BENCHMARKS.map((b) => b.id).join(', ')}); repeatable or comma-separated

@@ -62,7 +62,7 @@ export class Inbox {
 
   private async flush(batch: Waiting[]): Promise<void> {
     try {
-      await this.db.tx((tx) => storeEvents(tx, batch.flatMap((w) => w.statuses), batch.flatMap((w) => w.inbound)));
+      await storeEvents(this.db, batch.flatMap((w) => w.statuses), batch.flatMap((w) => w.inbound));
       this.stats.flushes++;
       this.stats.requests += batch.length;
       for (const w of batch) w.resolve();

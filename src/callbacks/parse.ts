@@ -13,6 +13,22 @@ export class WebhookShapeError extends Error {
 
 type Obj = Record<string, unknown>;
 
+/** How deep a webhook body may nest (objects and arrays). */
+export const MAX_DEPTH = 64;
+
+/** Whether objects and arrays nest deeper than `max` levels; iterative, so any depth is safe to check. */
+function deeperThan(root: unknown, max: number): boolean {
+  const stack: Array<[object, number]> = [[root as object, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (depth > max) return true;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
 function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -33,6 +49,9 @@ const IGNORED_STATUSES: ReadonlySet<string> = new Set(['deleted', 'warning']);
  */
 export function parseWhatsAppWebhook(body: unknown, provider?: string): ParsedWebhook {
   if (!isObj(body)) fail('the body is not a JSON object');
+  // Real webhooks nest about ten levels deep. Much deeper JSON cannot be stored as it is (JSON.stringify
+  // runs out of stack, PostgreSQL's jsonb refuses it): it is no webhook, refused before anything is read.
+  if (deeperThan(body, MAX_DEPTH)) fail(`nested deeper than ${MAX_DEPTH} levels`);
   const out: ParsedWebhook = { statuses: [], inbound: [], errors: [] };
 
   if ('entry' in body) {

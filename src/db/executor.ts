@@ -34,6 +34,11 @@ export function clientDb(client: pg.PoolClient): Db {
 export function poolDb(pool: pg.Pool): Db {
   return bind(pool, async (fn) => {
     const client = await pool.connect();
+    // A checked-out client has none of the pool's 'error' listeners. When its connection dies mid-query,
+    // pg fails the query *and* emits 'error' on the client; unheard, that event crashes the process. The
+    // failed query already carries the error, and release() drops the dead client: ignore the event.
+    const onError = () => {};
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await fn(clientDb(client));
@@ -43,6 +48,7 @@ export function poolDb(pool: pg.Pool): Db {
       await client.query('ROLLBACK').catch(() => {});
       throw err;
     } finally {
+      client.off('error', onError);
       client.release();
     }
   });

@@ -7,7 +7,7 @@ import { parseWhatsAppWebhook, parseVerihubsCallback, WebhookShapeError } from '
 import { Inbox } from '../callbacks/inbox.ts';
 import { buildReport } from '../report/report.ts';
 import { renderReportHtml } from '../report/html.ts';
-import { HttpError, readBody } from './body.ts';
+import { BODY_TIMEOUT_MS, HttpError, MAX_BODY_BYTES, readBody } from './body.ts';
 
 export interface HttpContext {
   db: Db;
@@ -18,6 +18,8 @@ export interface HttpContext {
   onEventsStored?: () => void;
   /** Group commit of webhook events; created from `db` when not given. */
   inbox?: Inbox;
+  /** How long a client may take to send its body (default BODY_TIMEOUT_MS); tests shorten it. */
+  bodyTimeoutMs?: number;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -28,8 +30,12 @@ function send(res: ServerResponse, status: number, body: string | object, type =
   res.end(text);
 }
 
+function readRequestBody(ctx: HttpContext, req: IncomingMessage): Promise<Buffer> {
+  return readBody(req, MAX_BODY_BYTES, ctx.bodyTimeoutMs ?? BODY_TIMEOUT_MS);
+}
+
 async function whatsappWebhook(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const raw = await readBody(req);
+  const raw = await readRequestBody(ctx, req);
   if (ctx.appSecret && !verifySignature(raw, req.headers['x-hub-signature-256'] as string | undefined, ctx.appSecret)) {
     return send(res, 401, { error: 'bad or missing X-Hub-Signature-256' });
   }
@@ -40,9 +46,33 @@ async function whatsappWebhook(ctx: HttpContext, req: IncomingMessage, res: Serv
     return send(res, 400, { error: 'body is not JSON' });
   }
   const parsed = parseWhatsAppWebhook(body);
+  if (parsed.errors.length > 0) {
+    // System errors (value.errors[]) concern the account or the app, not one message: nothing to store,
+    // but an operator should see them. Only scalars are logged: the objects are whatever was posted.
+    const first = parsed.errors[0] as { code?: unknown; title?: unknown } | null;
+    const scalar = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v).slice(0, 200) : null);
+    ctx.log.warn({ count: parsed.errors.length, code: scalar(first?.code), title: scalar(first?.title) }, 'webhook carried system errors');
+  }
   await ctx.inbox!.store(parsed.statuses, parsed.inbound);
   if (parsed.statuses.length > 0) ctx.onEventsStored?.();
   send(res, 200, { ok: true });
+}
+
+/** Key-value pairs of a JSON object (string or number values) or of a form body; nothing for anything else. */
+function bodyParams(text: string): Array<[string, string]> {
+  if (text === '') return [];
+  if (text.startsWith('{')) {
+    let obj: unknown;
+    try {
+      obj = JSON.parse(text);
+    } catch {
+      return [];
+    }
+    if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return [];
+    return Object.entries(obj).flatMap(([k, v]): Array<[string, string]> =>
+      typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)) ? [[k, String(v)]] : []);
+  }
+  return [...new URLSearchParams(text)];
 }
 
 function handshake(ctx: HttpContext, url: URL, res: ServerResponse): void {
@@ -53,9 +83,18 @@ function handshake(ctx: HttpContext, url: URL, res: ServerResponse): void {
   send(res, 403, { error: 'verify token mismatch' });
 }
 
+/**
+ * Verihubs' callback carries `session_id` and `status` in the query string of the callback URL. How it
+ * posts is not documented, so a POST may also carry them in a JSON or form body: the query string wins,
+ * the body fills in what it lacks.
+ */
 async function verihubsCallback(ctx: HttpContext, req: IncomingMessage, url: URL, res: ServerResponse): Promise<void> {
-  if (req.method === 'POST') await readBody(req);
-  const { event } = parseVerihubsCallback(url.searchParams);
+  const params = new URLSearchParams(url.searchParams);
+  if (req.method === 'POST') {
+    const text = (await readRequestBody(ctx, req)).toString('utf8').trim();
+    for (const [k, v] of bodyParams(text)) if (!params.has(k)) params.set(k, v);
+  }
+  const { event } = parseVerihubsCallback(params);
   if (event) await ctx.inbox!.store([event]);
   if (event) ctx.onEventsStored?.();
   send(res, 200, { ok: true });
@@ -96,7 +135,11 @@ export function createHttpServer(context: HttpContext): Server {
     route(ctx, req, res).catch((err: unknown) => {
       if (res.headersSent) return void res.destroy();
       if (err instanceof WebhookShapeError) return send(res, 400, { error: err.message });
-      if (err instanceof HttpError) return send(res, err.status, { error: err.message });
+      if (err instanceof HttpError) {
+        // A client too slow to send its body does not get to keep the connection.
+        if (err.status === 408) res.setHeader('connection', 'close');
+        return send(res, err.status, { error: err.message });
+      }
       ctx.log.error({ err, path: req.url }, 'request failed');
       send(res, 500, { error: 'internal error' });
     });
