@@ -52,7 +52,9 @@ export function tierLimit(ch: { messagingTier?: string | undefined }): number | 
 }
 
 const optionalText = z.string().trim().min(1).optional();
-const rps = z.coerce.number().positive().max(10_000);
+// `unlimited` lifts the limit (a provider that enforces its own, the sandbox, benchmarks): no limiter and
+// no shared window at all; represented as Infinity.
+const rps = z.union([z.literal('unlimited').transform(() => Number.POSITIVE_INFINITY), z.coerce.number().positive().max(10_000)]);
 
 const channelSchema = z.object({
   name: z.string().min(1),

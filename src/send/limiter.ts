@@ -27,6 +27,7 @@ export interface SharedWindow {
 export const SLOWDOWN_BASE_MS = 1_000;
 export const SLOWDOWN_CAP_MS = 30_000;
 const STORE_RETRY_MS = 500;
+const FREE_GRANT: Grant = { depart: () => {}, cancel: () => {} };
 /** Up to this rate Bottleneck paces the grants (one every 1000/rps ms); above it only the ring limits. */
 export const PACED_MAX_RPS = 200;
 
@@ -52,6 +53,7 @@ const sleep = (ms: number, signal?: AbortSignal) =>
  */
 export class RateLimiter {
   readonly rps: number;
+  readonly unlimited: boolean;
   /** Paces grants evenly at ordinary rates; null above PACED_MAX_RPS (see the constructor). */
   private readonly bottleneck: Bottleneck | null;
   /** Above PACED_MAX_RPS, takes are serialised by this promise chain instead. */
@@ -68,7 +70,10 @@ export class RateLimiter {
   private readonly shared: SharedWindow | undefined;
 
   constructor(rps: number, shared?: SharedWindow) {
-    this.shared = shared;
+    // No limit (WA_RATE_LIMIT_RPS=unlimited): every acquire is granted at once, nothing is shared.
+    this.unlimited = rps === Number.POSITIVE_INFINITY;
+    if (this.unlimited) rps = 1;
+    this.shared = this.unlimited ? undefined : shared;
     this.rps = Math.max(1, Math.floor(rps));
     this.ring = Array.from({ length: this.rps }, () => ({ at: -Infinity, settled: null }));
     // Bottleneck's scheduling costs ~2.9 ms per job (its yield loop: 344 jobs/s at most, measured), which
@@ -90,6 +95,7 @@ export class RateLimiter {
   /** Resolves with a grant when one request may leave; rejects with the signal's reason if aborted first. */
   async acquire(signal?: AbortSignal): Promise<Grant> {
     signal?.throwIfAborted();
+    if (this.unlimited) return FREE_GRANT;
     const t0 = performance.now();
     let grant: Grant;
     if (this.bottleneck) grant = await this.bottleneck.schedule(() => this.take(signal));

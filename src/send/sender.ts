@@ -75,8 +75,9 @@ export async function sendCampaign(ctx: SendContext, campaignId: string, runMs =
     log.error({ err }, 'campaign paused: channel unusable');
     return { requests: 0, state: 'done', nextAt: null };
   }
-  const batchSize = Math.max(5, Math.min(500, channel.limiter.rps));
-  const concurrency = pLimit(Math.max(4, Math.min(256, channel.limiter.rps)));
+  const rps = channel.limiter.unlimited ? Number.POSITIVE_INFINITY : channel.limiter.rps;
+  const batchSize = Math.max(5, Math.min(500, rps));
+  const concurrency = pLimit(Math.max(4, Math.min(256, rps)));
   const deadline = Date.now() + runMs;
   let requests = 0;
   let paused: string | undefined;
