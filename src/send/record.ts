@@ -43,14 +43,21 @@ export async function recordOutcome(
   ref: AttemptRef,
   outcome: SendOutcome,
   action: SendAction,
-  opts: { settleS: number; random?: () => number; channelDown?: boolean },
+  opts: {
+    settleS: number;
+    random?: () => number;
+    channelDown?: boolean;
+    /** Where accepted answers go instead of one statement each (the sender's group commit). */
+    recordAccepted?: (ref: AttemptRef, messageId: string, httpStatus: number) => Promise<void>;
+  },
 ): Promise<RecordResult> {
   const { campaignId, line, attempt } = ref;
   const e = storedError(outcome);
   switch (action.action) {
     case 'accepted': {
       if (outcome.kind !== 'accepted') throw new Error('accepted action without a message id');
-      await db.q('attempt_finish_accepted', [campaignId, line, attempt, outcome.messageId, outcome.httpStatus]);
+      if (opts.recordAccepted) await opts.recordAccepted(ref, outcome.messageId, outcome.httpStatus);
+      else await db.q('attempt_finish_accepted', [campaignId, line, attempt, outcome.messageId, outcome.httpStatus]);
       return {};
     }
     case 'retry':

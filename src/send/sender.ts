@@ -7,7 +7,8 @@ import { getTemplateById } from '../templates/store.ts';
 import { classifyOutcome } from './classify.ts';
 import type { RateLimiter } from './limiter.ts';
 import type { Breaker } from './breaker.ts';
-import { recordOutcome } from './record.ts';
+import { recordOutcome, type AttemptRef } from './record.ts';
+import { GroupCommit } from './group-commit.ts';
 import { reserveTier } from './tier.ts';
 
 /** Everything the send stage needs from the process around it. */
@@ -50,6 +51,12 @@ export const SEND_RUN_MS = 120_000;
 // While a file is still being validated, new rows appear every few hundred ms.
 const IDLE_RECHECK_MS = 250;
 
+/** The per-run group commits of attempt_start and of accepted answers. */
+interface Batched {
+  start: GroupCommit<number, number | undefined>;
+  accepted: GroupCommit<{ ref: AttemptRef; messageId: string; http: number }, undefined>;
+}
+
 interface Claimed {
   line: number;
   phone_e164: string;
@@ -82,6 +89,18 @@ export async function sendCampaign(ctx: SendContext, campaignId: string, runMs =
   let requests = 0;
   let paused: string | undefined;
   let tierUntil: Date | null = null;
+  // Group commit of the two statements every message makes (see group-commit.ts).
+  const batched: Batched = {
+    start: new GroupCommit(async (lines: number[]) => {
+      const rows = (await db.q<{ line: number; attempt: number }>('attempt_start_many', [campaignId, lines, workerId])).rows;
+      const byLine = new Map(rows.map((r) => [r.line, r.attempt]));
+      return lines.map((l) => byLine.get(l));
+    }),
+    accepted: new GroupCommit(async (items: Array<{ ref: AttemptRef; messageId: string; http: number }>) => {
+      await db.q('attempt_finish_accepted_many', [campaignId, items.map((i) => i.ref.line), items.map((i) => i.ref.attempt), items.map((i) => i.messageId), items.map((i) => i.http)]);
+      return items.map(() => undefined);
+    }),
+  };
 
   // Two lanes, each claiming its own batch: while one waits for the last answers of its batch (and records
   // them), the other's rows keep the limiter busy. With one lane the channel idled at every batch end:
@@ -96,7 +115,7 @@ export async function sendCampaign(ctx: SendContext, campaignId: string, runMs =
           concurrency(async () => {
             if (ctx.stopping.aborted || paused || tierUntil) return void unsent.push(row.line);
             try {
-              const sent = await sendOne(ctx, channel, campaignId, template, row);
+              const sent = await sendOne(ctx, channel, campaignId, template, row, batched);
               if (sent === 'not_started') return void unsent.push(row.line);
               if (sent instanceof Date) {
                 tierUntil = sent;
@@ -141,6 +160,7 @@ async function sendOne(
   campaignId: string,
   template: TemplateDef,
   row: Claimed,
+  batched: Batched,
 ): Promise<'not_started' | Date | { paused?: string }> {
   // The messaging tier first: a person not yet counted in the rolling 24 h uses one unit of it.
   if (channel.tier != null) {
@@ -163,11 +183,10 @@ async function sendOne(
   }
   // The attempt is on record before the request leaves; if the campaign was paused or the claim taken
   // back meanwhile, nothing is sent.
-  const started = await ctx.db.q<{ attempt: number }>('attempt_start', [campaignId, row.line, ctx.workerId]).catch((err) => {
+  const attempt = await batched.start.add(row.line).catch((err) => {
     grant.cancel();
     throw err;
   });
-  const attempt = started.rows[0]?.attempt;
   if (attempt === undefined) {
     grant.cancel();
     if (probe) channel.breaker.record(false, true);
@@ -185,5 +204,8 @@ async function sendOne(
   const channelDown = channel.breaker.record(transient, probe);
   if (action.action === 'retry' && action.slowChannel) await channel.limiter.slowDown().catch(() => {});
   else if (action.action === 'accepted') channel.limiter.recovered();
-  return recordOutcome(ctx.db, ref, outcome, action, { settleS: ctx.settleS, channelDown });
+  return recordOutcome(ctx.db, ref, outcome, action, {
+    settleS: ctx.settleS, channelDown,
+    recordAccepted: (r, messageId, http) => batched.accepted.add({ ref: r, messageId, http }),
+  });
 }
