@@ -78,3 +78,18 @@ test('sending stops at the budget with the rest queued, and carries on once it f
   assert.equal(second.state, 'done');
   assert.deepEqual(await count(), { accepted: 5 });
 });
+
+test('the report shows the channel\'s tier budget when the process knows it', async () => {
+  const { buildReport } = await import('../src/report/report.ts');
+  const { renderReportTable } = await import('../src/report/table.ts');
+  const c = (await t.db.raw(`SELECT id, channel FROM campaigns WHERE name = 'tiered'`)).rows[0];
+  await t.db.raw(`INSERT INTO tier_contacts (channel, phone_e164, opened_at) VALUES ($1, '+6281299990001', now()), ($1, '+6281299990002', now())`, [c.channel]);
+  const without = await buildReport(t.db, c.id);
+  assert.equal(without!.tier, undefined, 'no tier field when the tier is not known');
+  const r = (await buildReport(t.db, c.id, { tierOf: () => 2 }))!;
+  assert.equal(r.tier!.limit, 2);
+  assert.ok(r.tier!.used >= 2);
+  assert.equal(r.tier!.remaining, 0);
+  assert.ok(r.tier!.frees_at, 'used up: says when it frees');
+  assert.match(renderReportTable(r), /messaging tier 2: \d+ people in the last 24 h, 0 left; used up, sending waits until/);
+});

@@ -1,4 +1,5 @@
 import type { Db } from '../db/executor.ts';
+import { tierStatus, type TierStatus } from '../send/tier.ts';
 
 export const STATUSES = ['queued', 'sending', 'accepted', 'sent', 'delivered', 'read', 'failed'] as const;
 export type StatusCounts = Record<(typeof STATUSES)[number], number>;
@@ -23,6 +24,13 @@ export interface Report {
   ambiguous: number;
   pause_reason: string | null;
   rates: { delivered: number; read: number; failed: number };
+  /** Added to the contract: the channel's messaging-tier budget, when it has one (WA_MESSAGING_TIER). */
+  tier?: TierStatus;
+}
+
+export interface ReportOptions {
+  /** The messaging tier of a channel (from the process's config); no `tier` field without it. */
+  tierOf?: (channel: string) => number | null;
 }
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
@@ -140,8 +148,11 @@ async function build(db: Db, campaignId: string, count: (db: Db, id: string) => 
  * Build the report of one campaign, or null when there is no such campaign. Two indexed reads (the
  * campaign, its counters), whatever the campaign's size: B6 holds it to 50 ms for 1,000,000 recipients.
  */
-export function buildReport(db: Db, campaignId: string): Promise<Report | null> {
-  return build(db, campaignId, countFromCounters);
+export async function buildReport(db: Db, campaignId: string, opts: ReportOptions = {}): Promise<Report | null> {
+  const report = await build(db, campaignId, countFromCounters);
+  const limit = report && opts.tierOf ? opts.tierOf(report.channel) : null;
+  if (report && limit !== null) report.tier = await tierStatus(db, report.channel, limit);
+  return report;
 }
 
 /**

@@ -29,6 +29,10 @@ export function renderReportTable(r: Report): string {
   }
   out.push(`  rates: delivered ${pct(r.rates.delivered)}   read ${pct(r.rates.read)}   failed ${pct(r.rates.failed)}`);
   out.push(`  requests ${r.attempts.requests}   retries ${r.attempts.retries}   ambiguous ${r.ambiguous}`);
+  if (r.tier && r.tier.limit !== null) {
+    const wait = r.tier.frees_at ? `; used up, sending waits until ${r.tier.frees_at}` : '';
+    out.push(`  messaging tier ${r.tier.limit}: ${r.tier.used} people in the last 24 h, ${r.tier.remaining} left${wait}`);
+  }
   if (r.failures.length > 0) {
     out.push('');
     out.push('Top failure reasons');

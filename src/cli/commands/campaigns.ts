@@ -16,6 +16,12 @@ import { tierLimit, type Config } from '../../config.ts';
 import type { Db } from '../../db/executor.ts';
 import { tierWarning } from '../../send/tier.ts';
 
+/** The messaging tier of a configured channel (null: unlimited or not configured here). */
+export function tierOfChannel(config: Config, name: string): number | null {
+  const ch = config.channels.find((c) => c.name === name);
+  return ch ? tierLimit(ch) : null;
+}
+
 /** The messaging-tier warning for a campaign about to send, if its channel's budget will not cover it. */
 async function startWarning(db: Db, config: Config, id: string): Promise<string | null> {
   const c = (await db.q('campaign_get', [id])).rows[0];
@@ -153,8 +159,8 @@ export function campaignCommands(y: Argv<GlobalFlags>): Argv<GlobalFlags> {
         // Checked before the database is opened: a contradiction exits 2 at once.
         if (argv.json && argv.format !== undefined && argv.format !== 'json') throw new UsageError(`--json and --format ${argv.format}: pick one`);
         if (argv.bom && argv.format !== 'csv') throw new UsageError('--bom goes with --format csv');
-        return withContext(argv, async ({ db }) => {
-          const report = await buildReport(db, checkId(argv.id));
+        return withContext(argv, async ({ db, config }) => {
+          const report = await buildReport(db, checkId(argv.id), { tierOf: (name) => tierOfChannel(config, name) });
           if (!report) throw new UsageError(`unknown campaign ${argv.id}: see "campaign list"`);
           if (argv.json || argv.format === 'json') printJson(report);
           else if (argv.format === 'csv') process.stdout.write(renderReportCsv(report, { bom: argv.bom }));
