@@ -2,7 +2,7 @@
 -- Store a webhook's statuses and queue them for reconciliation, in one statement (one round trip).
 WITH ins AS (
   INSERT INTO status_events (provider, message_id, status, occurred_at, recipient_id, error_code, error_title, raw)
-  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::jsonb[])
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::json[])
   RETURNING id, message_id
 )
 INSERT INTO status_event_queue (event_id, message_id) SELECT id, message_id FROM ins;
