@@ -46,6 +46,12 @@ const CHANNEL_VARS = {
 /** WhatsApp's messaging tiers: unique people a business may start conversations with per rolling 24 h. */
 export const MESSAGING_TIERS = ['250', '2000', '10000', '100000', 'unlimited'] as const;
 
+/** The messaging tier of a configured channel by name (null: unlimited, or not configured here). */
+export function tierOfChannel(config: { channels: Array<{ name: string; messagingTier?: string | undefined }> }, name: string): number | null {
+  const ch = config.channels.find((c) => c.name === name);
+  return ch ? tierLimit(ch) : null;
+}
+
 /** The 24-hour budget of unique people of a channel, or null when unlimited (the default). */
 export function tierLimit(ch: { messagingTier?: string | undefined }): number | null {
   return ch.messagingTier === undefined || ch.messagingTier === 'unlimited' ? null : Number(ch.messagingTier);

@@ -11,13 +11,14 @@ import { createHttpServer, listen } from './http/server.ts';
 import { createClient } from './providers/registry.ts';
 import { RateLimiter } from './send/limiter.ts';
 import { Breaker } from './send/breaker.ts';
-import { tierLimit } from './config.ts';
+import { tierLimit, tierOfChannel } from './config.ts';
 import type { SendChannel } from './send/sender.ts';
 import type { WindowStore } from './send/window.ts';
 import { RedisWindowStore } from './send/window-redis.ts';
 import { PgWindowStore } from './send/window-pg.ts';
 import { HEARTBEAT_EVERY_MS } from './send/maintenance.ts';
 import { startSandbox, type Sandbox } from './sandbox/server.ts';
+import { metrics } from './metrics.ts';
 import { CAMPAIGN_SEND, enqueueCampaignSend, registerCampaignSend } from '../jobs/campaign-send.ts';
 import { RECONCILE, enqueueReconcile, registerReconcile } from '../jobs/reconcile.ts';
 import { MAINTENANCE, enqueueMaintenance, registerMaintenance } from '../jobs/maintenance.ts';
@@ -80,7 +81,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
   let server: Server | null = null;
   let port: number | null = null;
   if (opts.http) {
-    server = createHttpServer({ db, log, appSecret: config.appSecret, verifyToken: config.verifyToken, onEventsStored: nudgeReconcile });
+    server = createHttpServer({ db, log, appSecret: config.appSecret, verifyToken: config.verifyToken, tierOf: (name) => tierOfChannel(config, name), onEventsStored: nudgeReconcile });
     port = await listen(server, opts.port ?? config.port);
     log.info({ port }, 'HTTP server listening');
   }
@@ -110,6 +111,8 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
     }
     return ch;
   };
+  // GET /metrics reads each channel's time spent waiting for its rate limiter.
+  const unwatchLimiters = metrics.watchLimiters(() => [...channels.values()].map((ch) => ({ channel: ch.name ?? 'default', limiter: ch.limiter })));
 
   await registerCampaignSend(boss, {
     db, workerId: id, log, channel, stopping: stopping.signal, settleS: config.ambiguousSettleS, onBatchRecorded: nudgeReconcile,
@@ -145,6 +148,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
         if (nudgeTimer) clearTimeout(nudgeTimer);
         await boss.stop({ graceful: true, close: true, timeout: STOP_TIMEOUT_MS });
         clearInterval(heartbeat);
+        unwatchLimiters();
         for (const ch of channels.values()) {
           await ch.limiter.stop();
           await ch.client.close?.();

@@ -7,6 +7,8 @@ import { parseWhatsAppWebhook, parseVerihubsCallback, WebhookShapeError } from '
 import { Inbox } from '../callbacks/inbox.ts';
 import { buildReport } from '../report/report.ts';
 import { renderReportHtml } from '../report/html.ts';
+import { buildTimeline, isLive } from '../report/timeline.ts';
+import { metrics as processMetrics, type Metrics } from '../metrics.ts';
 import { BODY_TIMEOUT_MS, HttpError, MAX_BODY_BYTES, readBody } from './body.ts';
 
 export interface HttpContext {
@@ -20,6 +22,10 @@ export interface HttpContext {
   inbox?: Inbox;
   /** How long a client may take to send its body (default BODY_TIMEOUT_MS); tests shorten it. */
   bodyTimeoutMs?: number;
+  /** Where callbacks are counted and what GET /metrics serves; this process's metrics when not given. */
+  metrics?: Metrics;
+  /** The messaging tier of a channel (from the config), so reports show its budget. */
+  tierOf?: (channel: string) => number | null;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -54,6 +60,7 @@ async function whatsappWebhook(ctx: HttpContext, req: IncomingMessage, res: Serv
     ctx.log.warn({ count: parsed.errors.length, code: scalar(first?.code), title: scalar(first?.title) }, 'webhook carried system errors');
   }
   await ctx.inbox!.store(parsed.statuses, parsed.inbound);
+  ctx.metrics!.callbacksReceived(parsed.statuses);
   if (parsed.statuses.length > 0) ctx.onEventsStored?.();
   send(res, 200, { ok: true });
 }
@@ -95,8 +102,11 @@ async function verihubsCallback(ctx: HttpContext, req: IncomingMessage, url: URL
     for (const [k, v] of bodyParams(text)) if (!params.has(k)) params.set(k, v);
   }
   const { event } = parseVerihubsCallback(params);
-  if (event) await ctx.inbox!.store([event]);
-  if (event) ctx.onEventsStored?.();
+  if (event) {
+    await ctx.inbox!.store([event]);
+    ctx.metrics!.callbacksReceived([event]);
+    ctx.onEventsStored?.();
+  }
   send(res, 200, { ok: true });
 }
 
@@ -111,6 +121,10 @@ async function route(ctx: HttpContext, req: IncomingMessage, res: ServerResponse
       return send(res, 503, { ok: false });
     }
   }
+  if (path === '/metrics' && req.method === 'GET') {
+    const text = await ctx.metrics!.render(ctx.db);
+    return send(res, 200, text, ctx.metrics!.contentType);
+  }
   if (path === '/webhooks/whatsapp') {
     if (req.method === 'GET') return handshake(ctx, url, res);
     if (req.method === 'POST') return whatsappWebhook(ctx, req, res);
@@ -121,16 +135,18 @@ async function route(ctx: HttpContext, req: IncomingMessage, res: ServerResponse
   const page = /^\/campaigns\/([^/]+)$/.exec(path);
   const id = api?.[1] ?? page?.[1];
   if (id !== undefined && req.method === 'GET') {
-    const report = UUID.test(id) ? await buildReport(ctx.db, id) : null;
+    const report = UUID.test(id) ? await buildReport(ctx.db, id, ctx.tierOf ? { tierOf: ctx.tierOf } : {}) : null;
     if (!report) return send(res, 404, { error: 'no such campaign' });
-    return api ? send(res, 200, report) : send(res, 200, renderReportHtml(report), 'text/html; charset=utf-8');
+    if (api) return send(res, 200, report);
+    const timeline = await buildTimeline(ctx.db, report.id, isLive(report.state));
+    return send(res, 200, renderReportHtml(report, timeline), 'text/html; charset=utf-8');
   }
   send(res, 404, { error: 'not found' });
 }
 
 /** The HTTP server of `worker` and `serve`: node:http, nothing more is needed for these few routes. */
 export function createHttpServer(context: HttpContext): Server {
-  const ctx = { ...context, inbox: context.inbox ?? new Inbox(context.db) };
+  const ctx = { ...context, inbox: context.inbox ?? new Inbox(context.db), metrics: context.metrics ?? processMetrics };
   const server = createServer((req, res) => {
     route(ctx, req, res).catch((err: unknown) => {
       if (res.headersSent) return void res.destroy();

@@ -10,6 +10,7 @@ import { planColumns } from './columns.ts';
 import { COPY_TAIL_COLUMNS, type ChunkResult } from './validate-chunk.ts';
 import { ValidatorPool } from './worker-pool.ts';
 import { NumberSet } from './number-set.ts';
+import { metrics } from '../metrics.ts';
 
 export const ERRORS_SAMPLE = 10;
 
@@ -148,6 +149,7 @@ async function storeChunk(pool: pg.Pool, campaignId: string, seq: number, r: Chu
     if (advanced.rowCount === 0) throw new Error(`ingest ${campaignId}: chunk ${seq} was stored by another process`);
     await client.query('COMMIT');
     for (const k of Object.keys(counts) as Array<keyof typeof counts>) progress[k] += counts[k];
+    metrics.ingestRows(counts);
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});
     for (const k of added) seen.delete(k);

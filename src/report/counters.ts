@@ -1,4 +1,5 @@
 import type { Db } from '../db/executor.ts';
+import { compactTimeline } from './timeline.ts';
 
 /** Deltas folded per statement (one transaction each): small enough to hold few locks for little time. */
 export const COMPACT_BATCH = 5_000;
@@ -9,7 +10,8 @@ export const COMPACT_MAX_BATCHES = 20;
  * Fold pending campaign_count_deltas into campaign_counts (0007_report_counters), oldest first, one
  * statement (so one transaction) per batch, until fewer than a batch remain or `maxBatches` ran. Any number
  * of callers may run it at once (each batch takes deltas no other holds; see report_counts_compact).
- * The report is exact with or without it; it keeps the deltas the report reads few. Returns the deltas
+ * The report is exact with or without it; it keeps the deltas the report reads few. Then the same for the
+ * report page's per-minute counters (0010_timeline, src/report/timeline.ts). Returns the report deltas
  * folded.
  */
 export async function compactCounters(db: Db, opts: { batch?: number; maxBatches?: number } = {}): Promise<number> {
@@ -21,5 +23,6 @@ export async function compactCounters(db: Db, opts: { batch?: number; maxBatches
     folded += r.deltas;
     if (r.deltas < batch) break;
   }
+  await compactTimeline(db, opts);
   return folded;
 }

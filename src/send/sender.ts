@@ -9,6 +9,7 @@ import type { RateLimiter } from './limiter.ts';
 import type { Breaker } from './breaker.ts';
 import { recordOutcome, type AttemptRef } from './record.ts';
 import { GroupCommit } from './group-commit.ts';
+import { metrics } from '../metrics.ts';
 import { reserveTier } from './tier.ts';
 
 /** Everything the send stage needs from the process around it. */
@@ -200,6 +201,7 @@ async function sendOne(
   if (outcome.kind === 'network' && outcome.phase === 'before_write') grant.cancel();
   else grant.depart();
   const action = classifyOutcome(outcome);
+  metrics.sendOutcome(channel.name ?? 'default', action.action);
   const transient = action.action === 'ambiguous' || (action.action === 'retry' && !action.slowChannel);
   const channelDown = channel.breaker.record(transient, probe);
   if (action.action === 'retry' && action.slowChannel) await channel.limiter.slowDown().catch(() => {});

@@ -12,15 +12,9 @@ import { parseRetryCodes } from '../../send/retryable.ts';
 import { createRecurring, isRecurring, pauseSchedule, resumeSchedule } from '../../schedules/service.ts';
 import { withContext, type GlobalFlags } from '../context.ts';
 import { printJson, printText, printWarning, progressLine } from '../output.ts';
-import { tierLimit, type Config } from '../../config.ts';
+import { tierLimit, tierOfChannel, type Config } from '../../config.ts';
 import type { Db } from '../../db/executor.ts';
 import { tierWarning } from '../../send/tier.ts';
-
-/** The messaging tier of a configured channel (null: unlimited or not configured here). */
-export function tierOfChannel(config: Config, name: string): number | null {
-  const ch = config.channels.find((c) => c.name === name);
-  return ch ? tierLimit(ch) : null;
-}
 
 /** The messaging-tier warning for a campaign about to send, if its channel's budget will not cover it. */
 async function startWarning(db: Db, config: Config, id: string): Promise<string | null> {
