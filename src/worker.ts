@@ -14,7 +14,6 @@ import { Breaker } from './send/breaker.ts';
 import { tierLimit, tierOfChannel } from './config.ts';
 import type { SendChannel } from './send/sender.ts';
 import type { WindowStore } from './send/window.ts';
-import { RedisWindowStore } from './send/window-redis.ts';
 import { PgWindowStore } from './send/window-pg.ts';
 import { HEARTBEAT_EVERY_MS } from './send/maintenance.ts';
 import { startSandbox, type Sandbox } from './sandbox/server.ts';
@@ -93,7 +92,9 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
   }
 
   // Each channel's limit is shared by every worker: through Redis when REDIS_URL is set, else PostgreSQL.
-  const window: WindowStore = config.redisUrl ? new RedisWindowStore(config.redisUrl) : new PgWindowStore(db);
+  const window: WindowStore = config.redisUrl
+    ? new (await import('./send/window-redis.ts')).RedisWindowStore(config.redisUrl)
+    : new PgWindowStore(db);
   const channels = new Map<string, SendChannel>();
   const channel = (name: string) => {
     let ch = channels.get(name);

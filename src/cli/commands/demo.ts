@@ -8,7 +8,6 @@ import { createCampaign, startCampaign } from '../../campaigns/service.ts';
 import { buildReport } from '../../report/report.ts';
 import { renderReportTable } from '../../report/table.ts';
 import { reconcile } from '../../reconcile/reconcile.ts';
-import { startWorker } from '../../worker.ts';
 import { DEMO_TEMPLATE, writeSampleCsv } from '../../demo/sample.ts';
 import { withContext, type GlobalFlags } from '../context.ts';
 import { printJson, printText, progressLine } from '../output.ts';
@@ -44,6 +43,7 @@ export function demoCommand(y: Argv<GlobalFlags>): Argv<GlobalFlags> {
       await startCampaign(db, created.id);
       log.info({ campaign: created.id, csv }, 'demo campaign created and started');
 
+      const { startWorker } = await import('../../worker.ts');
       const worker = await startWorker({ config, db, pool: ctx.pool, databaseUrl: ctx.databaseUrl, log, http: true, port: 0 });
       const deadline = Date.now() + DEMO_TIMEOUT_MS;
       let report = (await buildReport(db, created.id))!;

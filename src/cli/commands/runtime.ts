@@ -1,7 +1,8 @@
 import type { Argv } from 'yargs';
-import { startWorker } from '../../worker.ts';
-import { createHttpServer, listen } from '../../http/server.ts';
+// The worker and the HTTP server (pg-boss, prom-client, ioredis…) are loaded only by the commands that
+// run them: every other command starts ~0.2 s sooner (B2 counts the CLI's start-up).
 import { withContext, type GlobalFlags } from '../context.ts';
+import { tierOfChannel } from '../../config.ts';
 import { printText } from '../output.ts';
 
 /** Resolve on the first SIGTERM or SIGINT; a second one exits at once (forceful shutdown). */
@@ -27,6 +28,7 @@ export function runtimeCommands(y: Argv<GlobalFlags>): Argv<GlobalFlags> {
       'run every job handler and the HTTP server',
       (a) => a.option('http', { type: 'boolean', default: true, describe: 'run the HTTP server (--no-http: without it)' }),
       (argv) => withContext(argv, async ({ config, db, pool, log, databaseUrl }) => {
+        const { startWorker } = await import('../../worker.ts');
         const worker = await startWorker({ config, db, pool, databaseUrl, log, http: argv.http, ...(argv.port !== undefined ? { port: argv.port } : {}) });
         const sig = await untilSignal(() => process.exit(1));
         log.info({ signal: sig }, 'signal received');
@@ -38,7 +40,8 @@ export function runtimeCommands(y: Argv<GlobalFlags>): Argv<GlobalFlags> {
       'the HTTP server alone',
       () => {},
       (argv) => withContext(argv, async ({ config, db, log }) => {
-        const server = createHttpServer({ db, log, appSecret: config.appSecret, verifyToken: config.verifyToken });
+        const { createHttpServer, listen } = await import('../../http/server.ts');
+        const server = createHttpServer({ db, log, appSecret: config.appSecret, verifyToken: config.verifyToken, tierOf: (name) => tierOfChannel(config, name) });
         const port = await listen(server, argv.port ?? config.port);
         log.info({ port }, 'HTTP server listening');
         await untilSignal(() => process.exit(1));
