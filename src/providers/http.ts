@@ -48,8 +48,28 @@ export interface HttpClientOptions {
   maxSockets?: number;
 }
 
+/**
+ * Read an answer's body as text, at most `limit` bytes (a bigger one destroys the request: an answer we
+ * cannot use must not exhaust memory); `fail` gets a reset, an abort or the overflow.
+ */
+export function readAnswer(req: http.ClientRequest, res: http.IncomingMessage, limit: number, fail: (err: unknown) => void, done: (body: string) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  res.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > limit) {
+      req.destroy(new Error(`response larger than ${limit} bytes`));
+      return;
+    }
+    chunks.push(chunk);
+  });
+  res.on('error', fail);
+  res.on('aborted', () => fail(new Error('response aborted')));
+  res.on('end', () => done(Buffer.concat(chunks).toString('utf8')));
+}
+
 /** A short, secret-free description of a failure: the error code and message, never headers or bodies. */
-function describe(err: unknown): string {
+export function describe(err: unknown): string {
   if (err instanceof Error) {
     const code = (err as NodeJS.ErrnoException).code;
     return code && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
@@ -118,29 +138,10 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
         opts.onWritten?.();
       });
       req.on('error', fail);
-      req.on('response', (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_RESPONSE_BYTES) {
-            req.destroy(new Error(`response larger than ${MAX_RESPONSE_BYTES} bytes`));
-            return;
-          }
-          chunks.push(chunk);
-        });
-        // A reset mid-answer: the provider got the request, so this is after_write (flushed is true).
-        res.on('error', fail);
-        res.on('aborted', () => fail(new Error('response aborted')));
-        res.on('end', () =>
-          finish({
-            ok: true,
-            status: res.statusCode ?? 0,
-            body: Buffer.concat(chunks).toString('utf8'),
-            headers: res.headers,
-          }),
-        );
-      });
+      // A reset mid-answer: the provider got the request, so this is after_write (flushed is true).
+      req.on('response', (res) =>
+        readAnswer(req, res, MAX_RESPONSE_BYTES, fail, (body) => finish({ ok: true, status: res.statusCode ?? 0, body, headers: res.headers })),
+      );
 
       timer = setTimeout(() => req.destroy(new Error(`timeout after ${timeoutMs} ms`)), timeoutMs);
       opts.signal?.addEventListener('abort', onAbort, { once: true });

@@ -20,7 +20,7 @@ import https from 'node:https';
 import type { Channel } from '../config.ts';
 import type { Db } from '../db/executor.ts';
 import { UsageError } from '../errors.ts';
-import { DEFAULT_TIMEOUT_MS } from '../providers/http.ts';
+import { DEFAULT_TIMEOUT_MS, describe, readAnswer } from '../providers/http.ts';
 import { parseTemplate } from './placeholders.ts';
 import { addTemplate, listTemplates, type TemplateInput } from './store.ts';
 import type { HeaderFormat, TemplateCategory, TemplateDef } from './types.ts';
@@ -94,27 +94,9 @@ function getText(url: URL, headers: Record<string, string>, timeoutMs: number): 
     };
     const lib = url.protocol === 'https:' ? https : http;
     const req = lib.request(url, { method: 'GET', headers: { accept: 'application/json', ...headers } });
-    const fail = (err: unknown): void => {
-      const e = err as NodeJS.ErrnoException;
-      const text = e instanceof Error ? (e.code && !e.message.includes(e.code) ? `${e.code}: ${e.message}` : e.message) : String(err);
-      finish({ ok: false, message: text });
-    };
+    const fail = (err: unknown): void => finish({ ok: false, message: describe(err) });
     req.on('error', fail);
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > MAX_RESPONSE_BYTES) {
-          req.destroy(new Error(`answer larger than ${MAX_RESPONSE_BYTES} bytes`));
-          return;
-        }
-        chunks.push(chunk);
-      });
-      res.on('error', fail);
-      res.on('aborted', () => fail(new Error('answer aborted')));
-      res.on('end', () => finish({ ok: true, status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-    });
+    req.on('response', (res) => readAnswer(req, res, MAX_RESPONSE_BYTES, fail, (body) => finish({ ok: true, status: res.statusCode ?? 0, body })));
     const timer = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     req.end();
   });
