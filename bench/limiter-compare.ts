@@ -69,7 +69,7 @@ async function child(kind: Candidate, key: string, rps: number, seconds: number,
     cleanup.unshift(() => store.close());
     const limiter = new RateLimiter(rps, { store, channel: key });
     cleanup.unshift(() => limiter.stop());
-    send = async () => { const g = await limiter.acquire(); await g.depart(); stamp(); };
+    send = async () => { const g = await limiter.acquire(); await g.ready(); stamp(); g.depart(); };
   }
   await Promise.all(Array.from({ length: senders }, async () => { while (performance.now() < end) await send(); }));
   for (const c of cleanup) await c().catch(() => {});

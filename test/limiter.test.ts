@@ -7,6 +7,14 @@ import { RateLimiter, type Grant } from '../src/send/limiter.ts';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** What the sender does with a grant: wait for its lead, then write (here: nothing) and depart. */
+async function leave(g: Grant): Promise<number> {
+  await g.ready();
+  const at = performance.now();
+  g.depart();
+  return at;
+}
+
 /** The largest number of timestamps inside any half-open window [t, t + width). */
 function maxInWindow(times: number[], width: number): number {
   const s = [...times].sort((a, b) => a - b);
@@ -59,6 +67,7 @@ describe('RateLimiter', { concurrency: true }, () => {
       while (issued < total) {
         issued++;
         const grant = await limiter.acquire();
+        await grant.ready();
         // Stamp first, then depart: the limiter's own stamp is at least this late, so the check below is
         // never more lenient than the limiter's guarantee.
         departures.push(performance.now());
@@ -105,8 +114,9 @@ describe('RateLimiter', { concurrency: true }, () => {
     try {
       const start = performance.now();
       const g0 = await limiter.acquire();
-      for (let i = 1; i < 5; i++) (await limiter.acquire()).depart();
-      const sixth = limiter.acquire().then((g) => {
+      for (let i = 1; i < 5; i++) await leave(await limiter.acquire());
+      const sixth = limiter.acquire().then(async (g) => {
+        await g.ready();
         const at = performance.now() - start;
         g.depart();
         return at;
@@ -143,7 +153,7 @@ describe('RateLimiter', { concurrency: true }, () => {
       const cancelledAt = performance.now();
       g.cancel();
       g.depart();
-      (await limiter.acquire()).depart();
+      await leave(await limiter.acquire());
       const after = performance.now() - cancelledAt;
       assert.ok(after < 800, `the next request left ${after.toFixed(0)} ms after the cancel: the depart after cancel was counted`);
     } finally {
@@ -159,7 +169,7 @@ describe('RateLimiter', { concurrency: true }, () => {
       const departedAt = performance.now();
       g.depart();
       g.cancel();
-      (await limiter.acquire()).depart();
+      await leave(await limiter.acquire());
       const after = performance.now() - departedAt;
       assert.ok(after >= 1000, `the next request left ${after.toFixed(0)} ms after the first one`);
     } finally {
@@ -172,6 +182,7 @@ describe('RateLimiter', { concurrency: true }, () => {
     try {
       const grants: Grant[] = [];
       for (let i = 0; i < 5; i++) grants.push(await limiter.acquire());
+      await Promise.all(grants.map((g) => g.ready()));
       // All five leave together: the ring is full until departed + 1000 ms, so the next acquire must wait.
       const departed = performance.now();
       for (const g of grants) g.depart();
@@ -190,6 +201,7 @@ describe('RateLimiter', { concurrency: true }, () => {
 
       // The next request is still held to the window, and is granted once it opens.
       const next = await limiter.acquire();
+      await next.ready();
       const at = performance.now();
       next.depart();
       assert.ok(at - departed >= 1000, `a 6th request within ${(at - departed).toFixed(0)} ms of five`);
@@ -208,7 +220,7 @@ describe('RateLimiter', { concurrency: true }, () => {
       await assert.rejects(limiter.acquire(ac.signal), /stopped/);
       assert.ok(performance.now() - t0 < 50);
       // And the limiter still grants.
-      (await limiter.acquire()).depart();
+      await leave(await limiter.acquire());
     } finally {
       await limiter.stop();
     }
@@ -221,6 +233,7 @@ describe('RateLimiter', { concurrency: true }, () => {
     const t0 = performance.now();
     await Promise.all(Array.from({ length: 900 }, async () => {
       const g = await limiter.acquire();
+      await g.ready();
       departures.push(performance.now());
       g.depart();
     }));

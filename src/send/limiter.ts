@@ -1,11 +1,13 @@
 import Bottleneck from 'bottleneck';
-import { newGrantId, WINDOW_MS, type WindowStore } from './window.ts';
+import { GRANT_WINDOW_MS, LEAD_MS, newGrantId, type WindowStore } from './window.ts';
 
 /**
  * A slot to send one request. Call `depart()` once the request has been written (its last byte handed to
  * the OS), or `cancel()` if it never left. The first call wins; the other is then a no-op.
  */
 export interface Grant {
+  /** Resolves when the request may be written (LEAD_MS after the grant; see window.ts). */
+  ready(): Promise<void>;
   depart(): void;
   cancel(): void;
 }
@@ -27,7 +29,7 @@ export interface SharedWindow {
 export const SLOWDOWN_BASE_MS = 1_000;
 export const SLOWDOWN_CAP_MS = 30_000;
 const STORE_RETRY_MS = 500;
-const FREE_GRANT: Grant = { depart: () => {}, cancel: () => {} };
+const FREE_GRANT: Grant = { ready: () => Promise.resolve(), depart: () => {}, cancel: () => {} };
 /** Up to this rate Bottleneck paces the grants (one every 1000/rps ms); above it only the ring limits. */
 export const PACED_MAX_RPS = 200;
 
@@ -130,7 +132,7 @@ export class RateLimiter {
     while (slot.settled) await slot.settled;
     for (;;) {
       signal?.throwIfAborted();
-      const wait = Math.max(slot.at + WINDOW_MS, this.blockedUntil) - performance.now();
+      const wait = Math.max(slot.at + GRANT_WINDOW_MS, this.blockedUntil - LEAD_MS) - performance.now();
       if (wait <= 0) break;
       await sleep(Math.ceil(wait), signal);
     }
@@ -147,7 +149,13 @@ export class RateLimiter {
       settle();
     };
     const shared = this.shared;
+    // Local clock, read after the shared store answered: never earlier than the store's own grant time.
+    const writeAt = performance.now() + LEAD_MS;
     return {
+      ready: () => {
+        const ms = writeAt - performance.now();
+        return ms > 0 ? new Promise<void>((r) => setTimeout(r, Math.ceil(ms))) : Promise.resolve();
+      },
       depart: () => {
         if (done) return;
         finish(performance.now());

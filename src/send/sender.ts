@@ -196,6 +196,8 @@ async function sendOne(
   const ref = { campaignId, line: row.line, attempt, to: row.phone_e164 };
   // No abort signal here: a request that left is allowed to finish, so its answer is recorded. The rate
   // limit counts it from the moment it is written.
+  // The slot is exact at the write: wait out the grant's lead (the attempt was recorded meanwhile).
+  await grant.ready();
   const outcome = await channel.client.send({ to: row.phone_e164, template, params: row.params, onWritten: () => grant.depart() });
   // An answer means it was written (an adapter without the hook); a failure before the write never left.
   if (outcome.kind === 'network' && outcome.phase === 'before_write') grant.cancel();

@@ -1,5 +1,5 @@
 import type { Db } from '../db/executor.ts';
-import { PENDING_STALE_MS, WINDOW_MS, type WindowStore } from './window.ts';
+import { GRANT_WINDOW_MS, PENDING_STALE_MS, type WindowStore } from './window.ts';
 
 /**
  * The shared window in PostgreSQL (no REDIS_URL): the same sliding log as the Redis store, kept in the
@@ -14,7 +14,7 @@ export class PgWindowStore implements WindowStore {
   }
 
   async acquire(channel: string, rps: number, id: string): Promise<number> {
-    const r = await this.db.q<{ wait_ms: number }>('rate_window_acquire', [channel, rps, id, WINDOW_MS, PENDING_STALE_MS]);
+    const r = await this.db.q<{ wait_ms: number }>('rate_window_acquire', [channel, rps, id, GRANT_WINDOW_MS, PENDING_STALE_MS]);
     return r.rows[0]!.wait_ms;
   }
 

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { PENDING_STALE_MS, WINDOW_MS, type WindowStore } from './window.ts';
+import { GRANT_WINDOW_MS, PENDING_STALE_MS, type WindowStore } from './window.ts';
 
 // Keys per channel: {ch}:d departed (score = departure ms), {ch}:p pending (score = grant ms),
 // {ch}:b blocked-until ms. One hash tag, so a Redis Cluster keeps them on one node for the scripts.
@@ -70,7 +70,7 @@ export class RedisWindowStore implements WindowStore {
 
   async acquire(channel: string, rps: number, id: string): Promise<number> {
     const [d, p, b] = keys(channel);
-    return Number(await this.redis.rateAcquire(d!, p!, b!, rps, id, WINDOW_MS, PENDING_STALE_MS, IDLE_TTL_MS));
+    return Number(await this.redis.rateAcquire(d!, p!, b!, rps, id, GRANT_WINDOW_MS, PENDING_STALE_MS, IDLE_TTL_MS));
   }
 
   async depart(channel: string, id: string): Promise<void> {
