@@ -29,7 +29,13 @@ export const SANDBOX_DEFAULT_SECRET = 'sandbox-app-secret';
 /** SIGTERM: in-flight requests get this long to finish and be recorded (interface.md: at most 30 s). */
 export const STOP_TIMEOUT_MS = 25_000;
 const TICK_MS = 1_000;
-const RECONCILE_DEBOUNCE_MS = 200;
+/**
+ * Reconcile at most once a second after webhooks or sends: under a burst of callbacks each run takes a
+ * bigger batch, and leaves the database to storing the webhooks that wait for their 200. B5, 10 statuses
+ * per POST: 1,986 POSTs/s and p99 58 ms with 200 ms; 2,348 POSTs/s and p99 44 ms with 1 s (everything
+ * reconciled 0.67 s after the last 200).
+ */
+const RECONCILE_DEBOUNCE_MS = 1_000;
 
 export interface WorkerOptions {
   config: Config;
