@@ -11,6 +11,12 @@ interface Waiting {
 
 /** Flushes bigger than this are cut in two (bounded statement size; a flush of 50 POSTs is typical). */
 const MAX_EVENTS_PER_FLUSH = 5_000;
+/**
+ * Flushes written side by side. One at a time left both the server and PostgreSQL half idle under 50
+ * connections (B5, 10 statuses per POST: worker 0.94 s and PostgreSQL 0.97 s of CPU in 1.69 s): each flush
+ * waits for its commit's WAL flush, which PostgreSQL shares between concurrent commits anyway.
+ */
+const PARALLEL_FLUSHES = 3;
 
 /**
  * The webhook inbox with group commit. Every request must be durable before its 200, but one transaction
@@ -25,7 +31,7 @@ const MAX_EVENTS_PER_FLUSH = 5_000;
 export class Inbox {
   private readonly db: Db;
   private queue: Waiting[] = [];
-  private flushing = false;
+  private flushing = 0;
   /** Flushes written and requests they carried (for metrics and the benchmark). */
   readonly stats = { flushes: 0, requests: 0 };
 
@@ -38,12 +44,12 @@ export class Inbox {
     if (statuses.length === 0 && inbound.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ statuses, inbound, resolve, reject });
-      if (!this.flushing) void this.drain();
+      if (this.flushing < PARALLEL_FLUSHES) void this.drain();
     });
   }
 
   private async drain(): Promise<void> {
-    this.flushing = true;
+    this.flushing++;
     try {
       while (this.queue.length > 0) {
         let events = 0;
@@ -56,7 +62,7 @@ export class Inbox {
         await this.flush(batch);
       }
     } finally {
-      this.flushing = false;
+      this.flushing--;
     }
   }
 
