@@ -65,7 +65,7 @@ test('a provider outage opens the breaker: about one probe a second, nothing fai
   let down = true;
   fake.answer((_s, res) => (down ? json(res, 503, { error: { code: 1, message: 'service unavailable' } }) : accepted(res)));
   const breaker = new Breaker(5, 1000);
-  const ctx = context({ client: createCloudClient({ baseUrl: fake.url, phoneNumberId: '1', accessToken: 't' }), limiter: new RateLimiter(100), breaker });
+  const ctx = context({ client: createCloudClient({ baseUrl: fake.url, phoneNumberId: '1', accessToken: 't' }), limiter: new RateLimiter(100), breaker, name: 'default' });
   const start = fake.requests.length;
   // 5 s of outage: every row would have used up its 5 attempts by then without the breaker.
   const outage = sendUntilDone(ctx, id, 60_000);
@@ -94,7 +94,7 @@ test('130429 slows the channel down: the next request waits about a second, then
     accepted(res);
   });
   const limiter = new RateLimiter(50);
-  const ctx = context({ client: createCloudClient({ baseUrl: fake.url, phoneNumberId: '1', accessToken: 't' }), limiter, breaker: new Breaker() });
+  const ctx = context({ client: createCloudClient({ baseUrl: fake.url, phoneNumberId: '1', accessToken: 't' }), limiter, breaker: new Breaker(), name: 'default' });
   const start = fake.requests.length;
   const t0 = performance.now();
   const stamps: number[] = [];

@@ -4,22 +4,11 @@
 -- attempt it answers (`attempts = $3`), since `campaign retry --ambiguous` can send a row again while an
 -- earlier request's answer is still on its way (a worker that stalled past its heartbeat).
 
--- name: attempt_start
--- $1 campaign, $2 line, $3 worker. Only while the campaign runs and the claim is still ours.
-WITH r AS (
-  UPDATE recipients SET send_phase = 'in_flight', attempts = attempts + 1, updated_at = now()
-  WHERE campaign_id = $1 AND line = $2 AND status = 'sending' AND send_phase = 'claimed' AND claimed_by = $3
-    AND EXISTS (SELECT 1 FROM campaigns c WHERE c.id = $1 AND c.state = 'running')
-  RETURNING campaign_id, line, attempts
-)
-INSERT INTO send_attempts (campaign_id, line, attempt, worker)
-SELECT campaign_id, line, attempts, $3 FROM r
-RETURNING attempt;
-
 -- name: attempt_start_many
--- attempt_start for several claimed rows at once (the sender's group commit: requests whose grants came
--- together share one statement and one commit). $1 campaign, $2 lines, $3 worker. Returns each started
--- row's line and attempt; a line missing from the answer must not be sent.
+-- claimed -> in_flight, with the attempt recorded, for one or several rows (the sender's group commit:
+-- requests whose grants came together share one statement and one commit). $1 campaign, $2 lines, $3
+-- worker. Only while the campaign runs and the claim is still ours. Returns each started row's line and
+-- attempt; a line missing from the answer must not be sent.
 WITH r AS (
   UPDATE recipients SET send_phase = 'in_flight', attempts = attempts + 1, updated_at = now()
   WHERE campaign_id = $1 AND line = ANY ($2::int[]) AND status = 'sending' AND send_phase = 'claimed' AND claimed_by = $3
@@ -31,8 +20,11 @@ SELECT campaign_id, line, attempts, $3 FROM r
 RETURNING line, attempt;
 
 -- name: attempt_finish_accepted_many
--- attempt_finish_accepted for several answers at once: $1 campaign, $2 lines, $3 attempts, $4 message
--- ids, $5 http statuses (arrays of one length). Same guards, row by row.
+-- One or several answers with a message id: $1 campaign, $2 lines, $3 attempts, $4 message ids, $5 http
+-- statuses (arrays of one length). A row the rescuer marked ambiguous meanwhile is settled by the answer
+-- that did come back; so is one that `retry --ambiguous` put back in the queue and that has not been sent
+-- again yet (queued or claimed, still at this attempt): the message went out, and attempt_start_many will
+-- find nothing to send.
 WITH k AS (
   SELECT * FROM unnest($2::int[], $3::int[], $4::text[], $5::int[]) AS k (line, attempt, message_id, http)
 ), r AS (
@@ -46,21 +38,6 @@ WITH k AS (
 UPDATE send_attempts a SET finished_at = now(), result = 'accepted', http_status = k.http, message_id = k.message_id
 FROM k
 WHERE a.campaign_id = $1 AND a.line = k.line AND a.attempt = k.attempt;
-
--- name: attempt_finish_accepted
--- $1 campaign, $2 line, $3 attempt, $4 message id, $5 http status. A row the rescuer marked ambiguous
--- meanwhile is settled by the answer that did come back; so is one that `retry --ambiguous` put back in
--- the queue and that has not been sent again yet (queued or claimed, still at this attempt): the message
--- went out, and attempt_start will find nothing to send.
-WITH r AS (
-  UPDATE recipients SET status = 'accepted', send_phase = NULL, claimed_by = NULL, claimed_at = NULL,
-         retry_at = NULL, message_id = $4, accepted_at = now(), error_code = NULL, error_title = NULL, updated_at = now()
-  WHERE campaign_id = $1 AND line = $2 AND attempts = $3
-    AND (status = 'queued' OR (status = 'sending' AND send_phase IN ('claimed', 'in_flight', 'ambiguous')))
-  RETURNING line
-)
-UPDATE send_attempts SET finished_at = now(), result = 'accepted', http_status = $5, message_id = $4
-WHERE campaign_id = $1 AND line = $2 AND attempt = $3;
 
 -- name: attempt_finish_wait
 -- $1 campaign, $2 line, $3 attempt, $4 result ('retry'|'delay'|'ambiguous'), $5 http status, $6 code,

@@ -54,8 +54,8 @@ const sleep = (ms: number, signal?: AbortSignal) =>
  * maxConcurrent: 1), and stamped there when the request leaves.
  */
 export class RateLimiter {
+  /** Requests per rolling second; Infinity for no limit (WA_RATE_LIMIT_RPS=unlimited). */
   readonly rps: number;
-  readonly unlimited: boolean;
   /** Paces grants evenly at ordinary rates; null above PACED_MAX_RPS (see the constructor). */
   private readonly bottleneck: Bottleneck | null;
   /** Above PACED_MAX_RPS, takes are serialised by this promise chain instead. */
@@ -72,16 +72,19 @@ export class RateLimiter {
   private readonly shared: SharedWindow | undefined;
 
   constructor(rps: number, shared?: SharedWindow) {
-    // No limit (WA_RATE_LIMIT_RPS=unlimited): every acquire is granted at once, nothing is shared.
-    this.unlimited = rps === Number.POSITIVE_INFINITY;
-    if (this.unlimited) rps = 1;
-    this.shared = this.unlimited ? undefined : shared;
-    this.rps = Math.max(1, Math.floor(rps));
-    this.ring = Array.from({ length: this.rps }, () => ({ at: -Infinity, settled: null }));
+    // No limit: every acquire is granted at once (FREE_GRANT); no ring, no pacer, nothing shared.
+    const unlimited = rps === Number.POSITIVE_INFINITY;
+    this.rps = unlimited ? rps : Math.max(1, Math.floor(rps));
+    this.shared = unlimited ? undefined : shared;
+    this.ring = unlimited ? [] : Array.from({ length: this.rps }, () => ({ at: -Infinity, settled: null }));
     // Bottleneck's scheduling costs ~2.9 ms per job (its yield loop: 344 jobs/s at most, measured), which
     // would cap a channel at ~340 sends/s whatever its limit; above PACED_MAX_RPS the ring alone keeps the
     // guarantee and a promise chain serialises the takes.
     this.bottleneck = this.rps <= PACED_MAX_RPS ? new Bottleneck({ maxConcurrent: 1, minTime: Math.floor(1000 / this.rps) }) : null;
+  }
+
+  get unlimited(): boolean {
+    return this.rps === Number.POSITIVE_INFINITY;
   }
 
   /** Total time callers spent waiting for a slot (for metrics). */

@@ -57,7 +57,7 @@ export async function recordOutcome(
     case 'accepted': {
       if (outcome.kind !== 'accepted') throw new Error('accepted action without a message id');
       if (opts.recordAccepted) await opts.recordAccepted(ref, outcome.messageId, outcome.httpStatus);
-      else await db.q('attempt_finish_accepted', [campaignId, line, attempt, outcome.messageId, outcome.httpStatus]);
+      else await db.q('attempt_finish_accepted_many', [campaignId, [line], [attempt], [outcome.messageId], [outcome.httpStatus]]);
       return {};
     }
     case 'retry':

@@ -30,8 +30,9 @@ export interface SendChannel {
   client: ProviderClient;
   limiter: RateLimiter;
   breaker: Breaker;
-  /** The channel's name and its messaging-tier budget (unique people per 24 h; null: unlimited). */
-  name?: string;
+  /** The channel's name (its shared rate window, tier budget and metrics are keyed by it). */
+  name: string;
+  /** Its messaging-tier budget: unique people per 24 h; null or absent: unlimited. */
   tier?: number | null;
 }
 
@@ -83,7 +84,7 @@ export async function sendCampaign(ctx: SendContext, campaignId: string, runMs =
     log.error({ err }, 'campaign paused: channel unusable');
     return { requests: 0, state: 'done', nextAt: null };
   }
-  const rps = channel.limiter.unlimited ? Number.POSITIVE_INFINITY : channel.limiter.rps;
+  const rps = channel.limiter.rps;
   const batchSize = Math.max(5, Math.min(500, rps));
   const concurrency = pLimit(Math.max(4, Math.min(256, rps)));
   const deadline = Date.now() + runMs;
@@ -165,7 +166,7 @@ async function sendOne(
 ): Promise<'not_started' | Date | { paused?: string }> {
   // The messaging tier first: a person not yet counted in the rolling 24 h uses one unit of it.
   if (channel.tier != null) {
-    const until = await reserveTier(ctx.db, channel.name ?? 'default', row.phone_e164, channel.tier);
+    const until = await reserveTier(ctx.db, channel.name, row.phone_e164, channel.tier);
     if (until) return until;
   }
   let probe: boolean;
@@ -203,7 +204,7 @@ async function sendOne(
   if (outcome.kind === 'network' && outcome.phase === 'before_write') grant.cancel();
   else grant.depart();
   const action = classifyOutcome(outcome);
-  metrics.sendOutcome(channel.name ?? 'default', action.action);
+  metrics.sendOutcome(channel.name, action.action);
   const transient = action.action === 'ambiguous' || (action.action === 'retry' && !action.slowChannel);
   const channelDown = channel.breaker.record(transient, probe);
   if (action.action === 'retry' && action.slowChannel) await channel.limiter.slowDown().catch(() => {});
