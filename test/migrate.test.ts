@@ -5,21 +5,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
-import { sql } from '../src/db/queries.ts';
-import { createTestDb, type TestDb } from './helpers/db.ts';
+import { campaignInsert, createTestDb, type TestDb } from './helpers/db.ts';
 import { createPool, type Db } from '../src/db/executor.ts';
 import { listMigrations, migrate } from '../src/db/migrate.ts';
 
 let t: TestDb;
 
-/**
- * campaign_insert with the seven columns every version of the query takes (name, template, channel, phone
- * column, param map, default country, source file); any later optional parameters are passed as null.
- */
-async function campaignInsert(db: Db, values: unknown[]): Promise<any> {
-  const n = Math.max(0, ...[...sql('campaign_insert').matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
-  return (await db.q('campaign_insert', [...values, ...Array(Math.max(0, n - values.length)).fill(null)])).rows[0];
-}
 
 /** Extra databases created by this file on the same server, never migrated by the helper. */
 const extra: string[] = [];

@@ -1,8 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { sql } from '../src/db/queries.ts';
-import type { Db } from '../src/db/executor.ts';
-import { createTestDb, type TestDb } from './helpers/db.ts';
+import { campaignInsert, createTestDb, type TestDb } from './helpers/db.ts';
 import { addTemplate } from '../src/templates/store.ts';
 import { storeEvents } from '../src/callbacks/store.ts';
 import { parseVerihubsCallback } from '../src/callbacks/parse.ts';
@@ -17,10 +15,6 @@ import type { StatusEvent } from '../src/callbacks/types.ts';
 let t: TestDb;
 let templateId: number;
 
-async function campaignInsert(db: Db, values: unknown[]): Promise<any> {
-  const n = Math.max(0, ...[...sql('campaign_insert').matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
-  return (await db.q('campaign_insert', [...values, ...Array(Math.max(0, n - values.length)).fill(null)])).rows[0];
-}
 
 /** A campaign in `state` (running by default), ingest done. */
 async function campaign(state: 'running' | 'completed' = 'running'): Promise<string> {

@@ -1,8 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { sql } from '../src/db/queries.ts';
-import type { Db } from '../src/db/executor.ts';
-import { createTestDb, type TestDb } from './helpers/db.ts';
+import { campaignInsert, createTestDb, type TestDb } from './helpers/db.ts';
 import { addTemplate } from '../src/templates/store.ts';
 import { storeEvents } from '../src/callbacks/store.ts';
 import { reconcile } from '../src/reconcile/reconcile.ts';
@@ -10,14 +8,6 @@ import type { CallbackStatus, StatusEvent } from '../src/callbacks/types.ts';
 
 let t: TestDb;
 
-/**
- * campaign_insert with the seven columns every version of the query takes (name, template, channel, phone
- * column, param map, default country, source file); any later optional parameters are passed as null.
- */
-async function campaignInsert(db: Db, values: unknown[]): Promise<any> {
-  const n = Math.max(0, ...[...sql('campaign_insert').matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
-  return (await db.q('campaign_insert', [...values, ...Array(Math.max(0, n - values.length)).fill(null)])).rows[0];
-}
 
 let campaignId: string;
 before(async () => {

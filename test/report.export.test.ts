@@ -8,12 +8,11 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse/sync';
 import fc from 'fast-check';
-import { sql } from '../src/db/queries.ts';
 import type { Db } from '../src/db/executor.ts';
 import { encodeCell, encodeRow, renderReportCsv, startsFormula } from '../src/report/csv.ts';
 import { CopyTextToCsv, EXPORT_COLUMNS, isoUtc } from '../src/report/export.ts';
 import { buildReport } from '../src/report/report.ts';
-import { createTestDb, type TestDb } from './helpers/db.ts';
+import { campaignInsert as insertCampaignRow, createTestDb, type TestDb } from './helpers/db.ts';
 import { CLI, cliEnv, runCli } from './helpers/cli.ts';
 
 let t: TestDb;
@@ -37,9 +36,7 @@ const DANGEROUS = ['=', '+', '-', '@', '\t', '\r'];
 
 /** campaign_insert with the seven columns every version takes; later optional parameters null. */
 async function campaignInsert(db: Db, name: string): Promise<string> {
-  const n = Math.max(0, ...[...sql('campaign_insert').matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
-  const values = [name, templateId, 'default', 'phone', { 'body.1': 'name' }, 'ID', null];
-  const id: string = (await db.q('campaign_insert', [...values, ...Array(Math.max(0, n - values.length)).fill(null)])).rows[0].id;
+  const id: string = (await insertCampaignRow(db, [name, templateId, 'default', 'phone', { 'body.1': 'name' }, 'ID', null])).id;
   return id;
 }
 

@@ -5,6 +5,7 @@ import pg from 'pg';
 import { acquireEmbedded, type EmbeddedHandle } from '../../src/db/embedded.ts';
 import { createPool, poolDb, type Db } from '../../src/db/executor.ts';
 import { migrate } from '../../src/db/migrate.ts';
+import { sql } from '../../src/db/queries.ts';
 
 /**
  * Each test file gets its own database, created fresh and migrated, on the server named by DATABASE_URL
@@ -54,4 +55,13 @@ export async function createTestDb(label = 'test'): Promise<TestDb> {
       await embedded?.release();
     },
   };
+}
+
+/**
+ * campaign_insert with the seven columns every version of the query takes (name, template, channel, phone
+ * column, param map, default country, source file); any later optional parameters are passed as null.
+ */
+export async function campaignInsert(db: Db, values: unknown[]): Promise<any> {
+  const n = Math.max(0, ...[...sql('campaign_insert').matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
+  return (await db.q('campaign_insert', [...values, ...Array(Math.max(0, n - values.length)).fill(null)])).rows[0];
 }
