@@ -12,6 +12,7 @@ import { PgWindowStore } from '../src/send/window-pg.ts';
 import { createPool, poolDb } from '../src/db/executor.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { acquireServer, createFreshDb } from './lib.ts';
+import { maxInWindow } from './fake-provider.ts';
 
 /**
  * `npm run bench:limiters [-- --seconds 10 --workers 3 --rps 50]`: how each way of sharing one channel's
@@ -78,15 +79,6 @@ async function child(kind: Candidate, key: string, rps: number, seconds: number,
 
 // ----------------------------------------------------------------------------------------------- parent
 
-function maxInWindow(sorted: number[], width: number): number {
-  let best = 0;
-  for (let i = 0, j = 0; i < sorted.length; i++) {
-    while (sorted[i]! - sorted[j]! >= width) j++;
-    best = Math.max(best, i - j + 1);
-  }
-  return best;
-}
-
 function runChild(kind: Candidate, key: string, rps: number, seconds: number, dbUrl: string): Promise<number[]> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [SELF, '--child', kind, '--key', key, '--rps', String(rps), '--seconds', String(seconds), '--db', dbUrl], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -123,7 +115,7 @@ async function main(): Promise<void> {
       // The steady part: from 1 s after the first departure to 1 s before the last.
       const steady = all.filter((t) => t >= all[0]! + 1000 && t <= all.at(-1)! - 1000);
       const rate = steady.length / ((steady.at(-1)! - steady[0]!) / 1000);
-      const worst = maxInWindow(all, 1000);
+      const worst = maxInWindow(all, 1000).max;
       rows.push(`| ${kind} | ${all.length} | ${worst} | ${(rate / rps).toFixed(3)} | ${worst <= rps ? 'holds' : '**exceeds**'} |`);
     }
   } finally {

@@ -1,5 +1,6 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { maxInWindow } from './helpers/window.ts';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { RateLimiter } from '../src/send/limiter.ts';
@@ -15,15 +16,6 @@ import { createTestDb, type TestDb } from './helpers/db.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-function maxInWindow(times: number[], width: number): number {
-  const s = [...times].sort((a, b) => a - b);
-  let best = 0;
-  for (let i = 0, j = 0; i < s.length; i++) {
-    while (s[i]! - s[j]! >= width) j++;
-    best = Math.max(best, i - j + 1);
-  }
-  return best;
-}
 
 /** `workers` limiters on one channel, each driven by 10 concurrent loops, until `total` departures. */
 async function hammer(stores: WindowStore[], channel: string, rps: number, total: number): Promise<number[]> {

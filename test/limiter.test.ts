@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { maxInWindow } from './helpers/window.ts';
 import { RateLimiter, type Grant } from '../src/send/limiter.ts';
 
 // The limiter is in-process (one channel, one worker): no database is involved. Every test uses its own
@@ -13,18 +14,6 @@ async function leave(g: Grant): Promise<number> {
   const at = performance.now();
   g.depart();
   return at;
-}
-
-/** The largest number of timestamps inside any half-open window [t, t + width). */
-function maxInWindow(times: number[], width: number): number {
-  const s = [...times].sort((a, b) => a - b);
-  let best = 0;
-  let j = 0;
-  for (let i = 0; i < s.length; i++) {
-    while (s[i]! - s[j]! >= width) j++;
-    best = Math.max(best, i - j + 1);
-  }
-  return best;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Db } from '../db/executor.ts';
 import { compactTimeline } from './timeline.ts';
+import { foldDeltas } from './fold.ts';
 
 /** Deltas folded per statement (one transaction each): small enough to hold few locks for little time. */
 export const COMPACT_BATCH = 5_000;
@@ -11,18 +12,11 @@ export const COMPACT_MAX_BATCHES = 20;
  * statement (so one transaction) per batch, until fewer than a batch remain or `maxBatches` ran. Any number
  * of callers may run it at once (each batch takes deltas no other holds; see report_counts_compact).
  * The report is exact with or without it; it keeps the deltas the report reads few. Then the same for the
- * report page's per-minute counters (0010_timeline, src/report/timeline.ts). Returns the report deltas
+ * report page's per-minute counters (0013_timeline, src/report/timeline.ts). Returns the report deltas
  * folded.
  */
 export async function compactCounters(db: Db, opts: { batch?: number; maxBatches?: number } = {}): Promise<number> {
-  const batch = opts.batch ?? COMPACT_BATCH;
-  const maxBatches = opts.maxBatches ?? COMPACT_MAX_BATCHES;
-  let folded = 0;
-  for (let i = 0; i < maxBatches; i++) {
-    const r = (await db.q<{ deltas: number }>('report_counts_compact', [batch])).rows[0]!;
-    folded += r.deltas;
-    if (r.deltas < batch) break;
-  }
+  const folded = await foldDeltas(db, 'report_counts_compact', opts.batch ?? COMPACT_BATCH, opts.maxBatches ?? COMPACT_MAX_BATCHES);
   await compactTimeline(db, opts);
   return folded;
 }

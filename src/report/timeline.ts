@@ -1,4 +1,5 @@
 import type { Db } from '../db/executor.ts';
+import { foldDeltas } from './fold.ts';
 
 export const TIMELINE_SERIES = ['requests', 'sent', 'delivered', 'read', 'failed'] as const;
 export type TimelineSeries = (typeof TIMELINE_SERIES)[number];
@@ -35,13 +36,5 @@ export async function buildTimeline(db: Db, campaignId: string, live: boolean): 
  * deltas folded.
  */
 export async function compactTimeline(db: Db, opts: { batch?: number; maxBatches?: number } = {}): Promise<number> {
-  const batch = opts.batch ?? TIMELINE_COMPACT_BATCH;
-  const maxBatches = opts.maxBatches ?? TIMELINE_COMPACT_MAX_BATCHES;
-  let folded = 0;
-  for (let i = 0; i < maxBatches; i++) {
-    const r = (await db.q<{ deltas: number }>('timeline_compact', [batch])).rows[0]!;
-    folded += r.deltas;
-    if (r.deltas < batch) break;
-  }
-  return folded;
+  return foldDeltas(db, 'timeline_compact', opts.batch ?? TIMELINE_COMPACT_BATCH, opts.maxBatches ?? TIMELINE_COMPACT_MAX_BATCHES);
 }
