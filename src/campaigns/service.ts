@@ -8,8 +8,8 @@ import { inspectFile, uploadChunks } from '../ingest/upload.ts';
 import { processIngest, type IngestProgress, type IngestSummary } from '../ingest/process.ts';
 import type { ParamOptions } from '../ingest/param-options.ts';
 import { pickCauses, type FailedCause } from '../send/retryable.ts';
+import { isUuid } from '../ids.ts';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface CreateInput {
   name: string;
@@ -96,7 +96,7 @@ export async function createCampaign(io: Io, input: CreateInput, opts: CreateOpt
 }
 
 export function checkId(id: string): string {
-  if (!UUID.test(id)) throw new UsageError(`${id} is not a campaign id (a UUID, as printed by "campaign create" and "campaign list")`);
+  if (!isUuid(id)) throw new UsageError(`${id} is not a campaign id (a UUID, as printed by "campaign create" and "campaign list")`);
   return id;
 }
 

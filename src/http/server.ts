@@ -10,6 +10,7 @@ import { renderReportHtml } from '../report/html.ts';
 import { buildTimeline, isLive } from '../report/timeline.ts';
 import { metrics as processMetrics, type Metrics } from '../metrics.ts';
 import { BODY_TIMEOUT_MS, HttpError, MAX_BODY_BYTES, readBody } from './body.ts';
+import { isUuid } from '../ids.ts';
 
 export interface HttpContext {
   db: Db;
@@ -28,7 +29,6 @@ export interface HttpContext {
   tierOf?: (channel: string) => number | null;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function send(res: ServerResponse, status: number, body: string | object, type = 'application/json'): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
@@ -135,7 +135,7 @@ async function route(ctx: HttpContext, req: IncomingMessage, res: ServerResponse
   const page = /^\/campaigns\/([^/]+)$/.exec(path);
   const id = api?.[1] ?? page?.[1];
   if (id !== undefined && req.method === 'GET') {
-    const report = UUID.test(id) ? await buildReport(ctx.db, id, ctx.tierOf ? { tierOf: ctx.tierOf } : {}) : null;
+    const report = isUuid(id) ? await buildReport(ctx.db, id, ctx.tierOf ? { tierOf: ctx.tierOf } : {}) : null;
     if (!report) return send(res, 404, { error: 'no such campaign' });
     if (api) return send(res, 200, report);
     const timeline = await buildTimeline(ctx.db, report.id, isLive(report.state));

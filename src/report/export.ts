@@ -8,6 +8,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import { sql } from '../db/queries.ts';
 import { UsageError } from '../errors.ts';
 import { BOM, encodeCell, encodeRow, RECORD_END } from './csv.ts';
+import { isUuid } from '../ids.ts';
 
 /** interface.md "The export": the header, exactly, in this order (a contract). */
 export const EXPORT_COLUMNS = [
@@ -15,11 +16,10 @@ export const EXPORT_COLUMNS = [
   'attempts', 'sent_at', 'delivered_at', 'read_at', 'failed_at',
 ] as const;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** COPY takes no bind parameters: the query of sql/queries/export.sql with the id as a quoted literal. */
 export function exportCopySql(campaignId: string): string {
-  if (!UUID.test(campaignId)) throw new UsageError(`${campaignId} is not a campaign id`);
+  if (!isUuid(campaignId)) throw new UsageError(`${campaignId} is not a campaign id`);
   const select = sql('export_rows').replace(/;\s*$/, '').replaceAll('$1', `'${campaignId}'::uuid`);
   return `COPY (${select}) TO STDOUT (FORMAT text)`;
 }
