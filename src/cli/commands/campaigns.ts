@@ -12,15 +12,14 @@ import { parseRetryCodes } from '../../send/retryable.ts';
 import { createRecurring, isRecurring, pauseSchedule, resumeSchedule } from '../../schedules/service.ts';
 import { withContext, type GlobalFlags } from '../context.ts';
 import { printJson, printText, printWarning, progressLine } from '../output.ts';
-import { tierLimit, tierOfChannel, type Config } from '../../config.ts';
+import { tierOfChannel, type Config } from '../../config.ts';
 import type { Db } from '../../db/executor.ts';
 import { tierWarning } from '../../send/tier.ts';
 
 /** The messaging-tier warning for a campaign about to send, if its channel's budget will not cover it. */
 async function startWarning(db: Db, config: Config, id: string): Promise<string | null> {
   const c = (await db.q('campaign_get', [id])).rows[0];
-  const def = config.channels.find((ch) => ch.name === c?.channel);
-  return c && def ? tierWarning(db, id, def.name, tierLimit(def)) : null;
+  return c ? tierWarning(db, id, c.channel, tierOfChannel(config, c.channel)) : null;
 }
 
 export function parseAt(value: string | undefined, flag: string): Date | undefined {
