@@ -96,6 +96,12 @@ test(`SIGKILL a worker ${KILLS} times mid-campaign: no number accepted twice, on
     w.child.kill('SIGKILL');
     const atProvider = fake.pending();
     await w.exited;
+    // A statement the worker sent just before it died still runs, and commits, on its server backend (an
+    // autocommit statement notices the lost client only when it answers): wait for the database's other
+    // sessions to go idle, or an accepted answer could still turn a row counted here as in flight.
+    await until('the dead worker\'s last statements to finish', async () => (await t.db.raw(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+         AND backend_type = 'client backend' AND state <> 'idle'`)).rows[0].n === 0, 10_000, 5);
     // The dead worker's rows are frozen now: exactly these are in doubt (in flight) or to be given back (claimed).
     const inFlight = await phaseCount(c.id, id!, 'in_flight');
     const claimed = await phaseCount(c.id, id!, 'claimed');
