@@ -1,11 +1,16 @@
 import { parentPort } from 'node:worker_threads';
-import { validateChunk, type ChunkContext } from './validate-chunk.ts';
+import { installPhoneSpeedups } from './phone-speedups.ts';
+import type { ChunkContext } from './validate-chunk.ts';
 
 /**
  * A validation thread: libphonenumber-js does 95k–140k numbers/s on one core, so validation is the
  * bottleneck of ingest and runs on every core. Messages: { ctx } once, then { id, data, firstLine,
  * hasHeader } per chunk; the answer is { id, result } or { id, error }.
  */
+// Before libphonenumber-js loads (validate-chunk imports it): see phone-speedups.ts.
+installPhoneSpeedups();
+const { validateChunk } = await import('./validate-chunk.ts');
+
 let ctx: ChunkContext | null = null;
 
 parentPort!.on('message', (msg: { ctx?: ChunkContext; id?: number; data?: string; firstLine?: number; hasHeader?: boolean }) => {
@@ -15,7 +20,7 @@ parentPort!.on('message', (msg: { ctx?: ChunkContext; id?: number; data?: string
   }
   try {
     const result = validateChunk(ctx!, msg.data!, msg.firstLine!, msg.hasHeader!);
-    parentPort!.postMessage({ id: msg.id, result }, [result.keys.buffer, result.ends.buffer]);
+    parentPort!.postMessage({ id: msg.id, result }, [result.keys.buffer, result.ends.buffer, result.tails.buffer]);
   } catch (err) {
     parentPort!.postMessage({ id: msg.id, error: (err as Error).message });
   }
