@@ -7,10 +7,11 @@ if (major < 24) {
   process.exit(2);
 }
 // Heap flags only work on the command line: the process replaces itself once (same pid, so signals and
-// exit codes are untouched). See src/heap.ts for why and what was measured.
+// exit codes are untouched), with glibc's malloc tunables in its environment. See src/heap.ts for why
+// and what was measured.
 if (!process.execArgv.some((a) => a.startsWith('--max-semi-space-size'))) {
-  const { HEAP_FLAGS } = await import('../src/heap.ts');
-  process.execve(process.execPath, [process.execPath, ...HEAP_FLAGS, ...process.execArgv, ...process.argv.slice(1)], process.env);
+  const { HEAP_FLAGS, execEnv } = await import('../src/heap.ts');
+  process.execve(process.execPath, [process.execPath, ...HEAP_FLAGS, ...process.execArgv, ...process.argv.slice(1)], execEnv(process.env));
 }
 const { main } = await import('../src/cli/main.ts');
 await main();

@@ -11,7 +11,7 @@ import { addTemplate } from '../src/templates/store.ts';
 import { createCampaign } from '../src/campaigns/service.ts';
 import { processIngest } from '../src/ingest/process.ts';
 import { generateCsv } from '../bench/gen-csv.ts';
-import { HEAP_FLAGS } from '../src/heap.ts';
+import { HEAP_FLAGS, execEnv } from '../src/heap.ts';
 
 const CHILD = fileURLToPath(new URL('./helpers/ingest-child.ts', import.meta.url));
 const ROWS = 150_000;
@@ -40,8 +40,8 @@ async function upload(name: string): Promise<string> {
 }
 
 function child(id: string) {
-  // The same heap flags as every `campaign` process (bin/campaign.js).
-  const p = spawn(process.execPath, [...HEAP_FLAGS, CHILD, t.url, id], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The same heap flags and malloc settings as every `campaign` process (bin/campaign.js).
+  const p = spawn(process.execPath, [...HEAP_FLAGS, CHILD, t.url, id], { stdio: ['ignore', 'pipe', 'pipe'], env: execEnv(process.env) });
   let out = '';
   p.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((r) => p.on('exit', (code) => r(code)));
