@@ -39,9 +39,8 @@ export interface ProcessOptions {
   threads?: number;
 }
 
-/** E.164 digits as one exact double (15 digits < 2^53), and back. */
+/** E.164 digits as one exact double (15 digits < 2^53). */
 const key = (e164: string): number => Number(e164.slice(1));
-const e164Of = (k: number): string => '+' + String(k);
 
 /**
  * Validate a campaign's uploaded chunks, in order, into `recipients`. One process at a time per campaign
@@ -131,9 +130,7 @@ async function storeChunk(pool: pg.Pool, campaignId: string, seq: number, r: Chu
   const added: number[] = [];
   try {
     await client.query('BEGIN');
-    const candidates: string[] = [];
-    for (const k of r.keys) if (!Number.isNaN(k)) candidates.push(e164Of(k));
-    const blocked = new Set((await client.query<{ phone_e164: string }>(sql('suppression_find_many'), [candidates])).rows.map((x) => key(x.phone_e164)));
+    const blocked = new Set((await client.query<{ phone_e164: string }>(sql('suppression_find_many'), [r.numbers])).rows.map((x) => key(x.phone_e164)));
     const counts = { rows: 0, accepted: 0, invalid: 0, duplicate: 0, suppressed: 0 };
     const prefix = {
       accepted: Buffer.from(`${campaignId}\taccepted\tqueued\t`), invalid: Buffer.from(`${campaignId}\tinvalid\t\\N\t`),
@@ -144,6 +141,8 @@ async function storeChunk(pool: pg.Pool, campaignId: string, seq: number, r: Chu
     const data = scratch.get(r.tails.length + r.rows * Math.max(...Object.values(prefix).map((b) => b.length)));
     let length = 0;
     let from = 0;
+    // A Buffer view of the tails: Buffer#copy takes offsets, where subarray() made an object per row.
+    const tails = Buffer.from(r.tails.buffer, r.tails.byteOffset, r.tails.byteLength);
     for (let i = 0; i < r.rows; i++) {
       const k = r.keys[i]!;
       let outcome: 'accepted' | 'invalid' | 'duplicate' | 'suppressed';
@@ -159,8 +158,7 @@ async function storeChunk(pool: pg.Pool, campaignId: string, seq: number, r: Chu
       counts[outcome]++;
       const to = r.ends[i]!;
       length += prefix[outcome].copy(data, length);
-      data.set(r.tails.subarray(from, to), length);
-      length += to - from;
+      length += tails.copy(data, length, from, to);
       from = to;
     }
     await pipeline(Readable.from([data.subarray(0, length)]), client.query(copyFrom(COPY_RECIPIENTS)));

@@ -34,6 +34,8 @@ export interface ChunkResult {
   keys: Float64Array<ArrayBuffer>;
   ends: Int32Array<ArrayBuffer>;
   tails: Uint8Array<ArrayBuffer>;
+  /** The E.164 numbers of the rows with a key, in row order, joined by commas (for suppression_find_many). */
+  numbers: string;
 }
 
 /** The columns of each tail, in order; the main thread prepends campaign_id, outcome and status. */
@@ -74,6 +76,7 @@ export function validateChunk(ctx: ChunkContext, text: string, firstLine: number
   out.length = 0;
   const normalise = ctx.paramOptions.trim || ctx.paramOptions.collapse_spaces;
   const slotIndexes = new Set(ctx.slotColumns.map((s) => s.index));
+  const numbers: string[] = [];
   for (let i = 0; i < records.length; i++) {
     const { line: start, fields } = records[i]!;
     const input = normalise ? fields.map((f, j) => (slotIndexes.has(j) ? normaliseParam(f, ctx.paramOptions) : f)) : fields;
@@ -86,6 +89,7 @@ export function validateChunk(ctx: ChunkContext, text: string, firstLine: number
       out.write(`${start}\t${copyValue(v.phoneInput)}\t\\N\t\\N\t${copyValue(v.reason)}\t${copyValue(v.detail)}\n`);
     } else {
       keys[i] = Number(v.e164.slice(1));
+      numbers.push(v.e164);
       out.write(`${start}\t${copyValue(v.phoneInput)}\t${copyValue(v.e164)}\t${copyValue(JSON.stringify(v.params))}\t\\N\t\\N\n`);
     }
     ends[i] = out.length;
@@ -93,5 +97,5 @@ export function validateChunk(ctx: ChunkContext, text: string, firstLine: number
   // Transfer exactly the written bytes: a copy of one chunk's size beats sending the slack.
   const tails = new Uint8Array(out.length);
   tails.set(out.bytes.subarray(0, out.length));
-  return { rows: records.length, keys, ends, tails };
+  return { rows: records.length, keys, ends, tails, numbers: numbers.join(',') };
 }
