@@ -7,7 +7,7 @@ import { sql } from '../db/queries.ts';
 import type { Logger } from '../log.ts';
 import { getTemplateById } from '../templates/store.ts';
 import { planColumns } from './columns.ts';
-import { COPY_TAIL_COLUMNS, type ChunkResult } from './validate-chunk.ts';
+import { COPY_COLUMNS, acceptedPrefix, notAcceptedPrefix, type ChunkResult } from './validate-chunk.ts';
 import { ValidatorPool } from './worker-pool.ts';
 import { NumberSet } from './number-set.ts';
 import { metrics } from '../metrics.ts';
@@ -30,8 +30,7 @@ export interface IngestProgress { rows: number; accepted: number; invalid: numbe
 const PIPELINE_DEPTH = 3;
 const POLL_MS = 25;
 
-// campaign_id, outcome and status first: they are decided here; the rest comes from the validation thread.
-const COPY_RECIPIENTS = `COPY recipients (campaign_id, outcome, status, ${COPY_TAIL_COLUMNS.join(', ')}) FROM STDIN`;
+const COPY_RECIPIENTS = `COPY recipients (${COPY_COLUMNS.join(', ')}) FROM STDIN`;
 
 export interface ProcessOptions {
   onProgress?: (p: IngestProgress) => void;
@@ -63,7 +62,7 @@ export async function processIngest(pool: pg.Pool, campaignId: string, log: Logg
     const header: string[] = c.source_header;
     const plan = planColumns(header, template, c.phone_column, c.param_map);
     validators = new ValidatorPool({
-      template, headerLength: header.length, phoneIndex: plan.phoneIndex, slotColumns: plan.slotColumns,
+      campaignId, template, headerLength: header.length, phoneIndex: plan.phoneIndex, slotColumns: plan.slotColumns,
       defaultCountry: c.default_country ?? undefined, delimiter: c.source_delimiter ?? ',', crBreaks: c.source_record_delimiter === '\r', paramOptions: c.param_options ?? {},
     }, opts.threads);
 
@@ -132,17 +131,14 @@ async function storeChunk(pool: pg.Pool, campaignId: string, seq: number, r: Chu
     await client.query('BEGIN');
     const blocked = new Set((await client.query<{ phone_e164: string }>(sql('suppression_find_many'), [r.numbers])).rows.map((x) => key(x.phone_e164)));
     const counts = { rows: 0, accepted: 0, invalid: 0, duplicate: 0, suppressed: 0 };
-    const prefix = {
-      accepted: Buffer.from(`${campaignId}\taccepted\tqueued\t`), invalid: Buffer.from(`${campaignId}\tinvalid\t\\N\t`),
-      duplicate: Buffer.from(`${campaignId}\tduplicate\t\\N\t`), suppressed: Buffer.from(`${campaignId}\tsuppressed\t\\N\t`),
-    };
-    // The COPY data as bytes: each row's prefix, then its UTF-8 tail from the validation thread, copied
-    // into one buffer (no string of the chunk is built or encoded on this thread).
-    const data = scratch.get(r.tails.length + r.rows * Math.max(...Object.values(prefix).map((b) => b.length)));
+    // Rows come written as accepted or invalid (see ChunkResult); only a duplicate or suppressed row is
+    // rewritten, into a reused buffer with the runs of rows around it. Most chunks go to COPY untouched.
+    const skip = Buffer.byteLength(acceptedPrefix(campaignId));
+    const rewritten = { duplicate: Buffer.from(notAcceptedPrefix(campaignId, 'duplicate')), suppressed: Buffer.from(notAcceptedPrefix(campaignId, 'suppressed')) };
+    const rows = Buffer.from(r.copy.buffer, r.copy.byteOffset, r.copy.byteLength);
+    let data: Buffer | null = null;
     let length = 0;
-    let from = 0;
-    // A Buffer view of the tails: Buffer#copy takes offsets, where subarray() made an object per row.
-    const tails = Buffer.from(r.tails.buffer, r.tails.byteOffset, r.tails.byteLength);
+    let run = 0;
     for (let i = 0; i < r.rows; i++) {
       const k = r.keys[i]!;
       let outcome: 'accepted' | 'invalid' | 'duplicate' | 'suppressed';
@@ -156,12 +152,19 @@ async function storeChunk(pool: pg.Pool, campaignId: string, seq: number, r: Chu
       }
       counts.rows++;
       counts[outcome]++;
-      const to = r.ends[i]!;
-      length += prefix[outcome].copy(data, length);
-      length += tails.copy(data, length, from, to);
-      from = to;
+      if (outcome === 'duplicate' || outcome === 'suppressed') {
+        // The prefix of a rewritten row is at most as long as the accepted one it replaces.
+        data ??= scratch.get(rows.length);
+        const start = i === 0 ? 0 : r.ends[i - 1]!;
+        length += rows.copy(data, length, run, start);
+        length += rewritten[outcome].copy(data, length);
+        length += rows.copy(data, length, start + skip, r.ends[i]!);
+        run = r.ends[i]!;
+      }
     }
-    await pipeline(Readable.from([data.subarray(0, length)]), client.query(copyFrom(COPY_RECIPIENTS)));
+    if (data) length += rows.copy(data, length, run, rows.length);
+    const out = data ? data.subarray(0, length) : rows;
+    await pipeline(Readable.from([out]), client.query(copyFrom(COPY_RECIPIENTS)));
     const advanced = await client.query(sql('ingest_checkpoint_advance'), [campaignId, seq]);
     if (advanced.rowCount === 0) throw new Error(`ingest ${campaignId}: chunk ${seq} was stored by another process`);
     await client.query('COMMIT');

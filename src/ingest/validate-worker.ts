@@ -20,7 +20,7 @@ parentPort!.on('message', (msg: { ctx?: ChunkContext; id?: number; data?: string
   }
   try {
     const result = validateChunk(ctx!, msg.data!, msg.firstLine!, msg.hasHeader!);
-    parentPort!.postMessage({ id: msg.id, result }, [result.keys.buffer, result.ends.buffer, result.tails.buffer]);
+    parentPort!.postMessage({ id: msg.id, result }, [result.keys.buffer, result.ends.buffer, result.copy.buffer]);
   } catch (err) {
     parentPort!.postMessage({ id: msg.id, error: (err as Error).message });
   }
