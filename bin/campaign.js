@@ -13,5 +13,11 @@ if (!process.execArgv.some((a) => a.startsWith('--max-semi-space-size'))) {
   const { HEAP_FLAGS, execEnv } = await import('../src/heap.ts');
   process.execve(process.execPath, [process.execPath, ...HEAP_FLAGS, ...process.execArgv, ...process.argv.slice(1)], execEnv(process.env));
 }
+// Node's on-disk compile cache (stable API, Node >= 22.1): the CLI loads ~100 TypeScript modules, and
+// stripping and compiling them was most of a command's start-up: `campaign template list` 1.00 s without,
+// 0.65 s with a warm cache (/usr/bin/time, 2-core box). It goes where NODE_COMPILE_CACHE says, else to
+// the OS temp dir; NODE_DISABLE_COMPILE_CACHE=1 turns it off; a cache it cannot write is skipped.
+const { enableCompileCache } = await import('node:module');
+enableCompileCache?.();
 const { main } = await import('../src/cli/main.ts');
 await main();
