@@ -125,7 +125,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
   // GET /metrics reads each channel's time spent waiting for its rate limiter.
   const unwatchLimiters = metrics.watchLimiters(() => [...channels.values()].map((ch) => ({ channel: ch.name ?? 'default', limiter: ch.limiter })));
 
-  await registerCampaignSend(boss, {
+  const sendWorker = await registerCampaignSend(boss, {
     db, workerId: id, log, channel, stopping: stopping.signal, settleS: config.ambiguousSettleS, onBatchRecorded: nudgeReconcile,
   });
   await registerCampaignIngest(boss, opts.pool, log);
@@ -134,13 +134,17 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
   await registerMaintenance(boss, db, log, config.ambiguousSettleS);
   const tick = setInterval(() => void enqueueMaintenance(boss).catch(() => {}), TICK_MS);
   // `campaign start` and `resume` NOTIFY campaign_wake: the campaign gets its send job now rather than at
-  // the next scan (a second later). The scan stays the guarantee; this is only a shortcut.
+  // the next scan (a second later), and a send worker fetches it now rather than at its next poll (up to
+  // 0.5 s later; an idle one wakes, a busy one is left alone). The scan stays the guarantee; this is only
+  // a shortcut.
   const listener = await opts.pool.connect();
   // A checked-out client that loses its server emits 'error'; unheard, that would crash the worker. The
   // shortcut is simply lost; the scan goes on.
   listener.on('error', (err) => log.warn({ err }, 'campaign_wake listener lost'));
   listener.on('notification', (n) => {
-    if (n.payload && !stopping.signal.aborted) void enqueueCampaignSend(boss, n.payload).catch(() => {});
+    if (n.payload && !stopping.signal.aborted) {
+      void enqueueCampaignSend(boss, n.payload).then(() => boss.notifyWorker(sendWorker)).catch(() => {});
+    }
   });
   await listener.query('LISTEN campaign_wake');
   await enqueueMaintenance(boss);

@@ -52,6 +52,13 @@ export interface SendRunResult {
 export const SEND_RUN_MS = 120_000;
 // While a file is still being validated, new rows appear every few hundred ms.
 const IDLE_RECHECK_MS = 250;
+/**
+ * A lane that finds nothing to claim while the campaign's file is still being validated waits this long
+ * and claims again, in the same job, instead of ending the run: a new job costs IDLE_RECHECK_MS plus up to
+ * pg-boss's 0.5 s polling interval, which `create --start-at now` paid before its first send (B2) and
+ * every time sending caught up with validation.
+ */
+const INGEST_WAIT_MS = 100;
 
 /** The per-run group commits of attempt_start and of accepted answers. */
 interface Batched {
@@ -110,7 +117,11 @@ export async function sendCampaign(ctx: SendContext, campaignId: string, runMs =
   const lane = async (): Promise<void> => {
     while (!ctx.stopping.aborted && !paused && !tierUntil && Date.now() < deadline) {
       const claimed = (await db.q<Claimed>('recipient_claim_batch', [campaignId, workerId, batchSize])).rows;
-      if (claimed.length === 0) break;
+      if (claimed.length === 0) {
+        if (!(await stillValidating(db, campaignId))) break;
+        await new Promise((r) => setTimeout(r, INGEST_WAIT_MS));
+        continue;
+      }
       const unsent: number[] = [];
       await Promise.all(
         claimed.map((row) =>
@@ -154,6 +165,12 @@ export async function sendCampaign(ctx: SendContext, campaignId: string, runMs =
   // Budget used up: nothing new may go before it frees (rows that wait for a retry are re-checked too).
   if (tierUntil) next = new Date(Math.max((tierUntil as Date).getTime(), Date.now() + IDLE_RECHECK_MS));
   return { requests, state: paused ? 'done' : 'more', nextAt: next };
+}
+
+/** Whether the campaign is running and its file is still being validated (more rows may come). */
+async function stillValidating(db: SendContext['db'], campaignId: string): Promise<boolean> {
+  const c = (await db.q<{ state: string; ingest_state: string }>('campaign_get', [campaignId])).rows[0];
+  return c !== undefined && c.state === 'running' && c.ingest_state !== 'done';
 }
 
 async function sendOne(
