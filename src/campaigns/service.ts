@@ -6,6 +6,7 @@ import { getTemplate } from '../templates/store.ts';
 import { planColumns } from '../ingest/columns.ts';
 import { inspectFile, uploadChunks } from '../ingest/upload.ts';
 import { processIngest, type IngestProgress, type IngestSummary } from '../ingest/process.ts';
+import { ValidatorPool } from '../ingest/worker-pool.ts';
 import type { ParamOptions } from '../ingest/param-options.ts';
 import { pickCauses, type FailedCause } from '../send/retryable.ts';
 import { isUuid } from '../ids.ts';
@@ -56,6 +57,16 @@ const NO_ROWS: CreateResult['ingest'] = { rows: 0, accepted: 0, invalid: 0, dupl
  * no half-created campaign stays.
  */
 export async function createCampaign(io: Io, input: CreateInput, opts: CreateOptions = {}): Promise<CreateResult> {
+  // Validating here: start the validation threads now, so they load while the file's head is read.
+  const validators = opts.wait === false ? null : new ValidatorPool();
+  try {
+    return await create(io, input, opts, validators);
+  } finally {
+    await validators?.close();
+  }
+}
+
+async function create(io: Io, input: CreateInput, opts: CreateOptions, validators: ValidatorPool | null): Promise<CreateResult> {
   const { db, pool, log } = io;
   const template = await getTemplate(db, input.template, input.language);
   const file = await inspectFile(input.csv);
@@ -69,17 +80,28 @@ export async function createCampaign(io: Io, input: CreateInput, opts: CreateOpt
     if (opts.parent) await db.q('campaign_set_parent', [id, opts.parent.id, opts.parent.fireAt]);
     let state = 'draft';
     if (opts.startNow) state = (await db.q('campaign_start', [id])).rows[0].state;
-    if (opts.wait === false) {
+    if (!validators) {
       await uploadChunks(db, id, input.csv, file);
       await opts.onUploaded?.(id);
       return { id, state, ingest: NO_ROWS };
     }
-    // Upload and validate side by side: validated rows can be sent while the rest is still read.
-    const upload = uploadChunks(db, id, input.csv, file).then(async (n) => {
+    // Upload and validate side by side: validated rows can be sent while the rest is still read. The upload
+    // pauses after the first (small) chunk until it is validated and stored: on two cores the upload of a
+    // big file otherwise takes the CPU that the first rows need to reach a sender (B2).
+    let firstStored!: () => void;
+    const first = new Promise<void>((resolve) => (firstStored = resolve));
+    const upload = uploadChunks(db, id, input.csv, file, { afterFirstChunk: () => first }).then(async (n) => {
       await opts.onUploaded?.(id);
       return n;
     });
-    const validate = processIngest(pool, id, log, opts.onProgress ? { onProgress: opts.onProgress } : {});
+    const validate = processIngest(pool, id, log, {
+      validators,
+      onProgress: (p) => {
+        firstStored();
+        opts.onProgress?.(p);
+      },
+    });
+    void validate.finally(firstStored).catch(() => {});
     const [up, val] = await Promise.allSettled([upload, validate]);
     if (up.status === 'rejected') throw up.reason;
     if (val.status === 'rejected') throw val.reason;

@@ -34,8 +34,10 @@ const COPY_RECIPIENTS = `COPY recipients (${COPY_COLUMNS.join(', ')}) FROM STDIN
 
 export interface ProcessOptions {
   onProgress?: (p: IngestProgress) => void;
-  /** Validation threads; default one per core. */
+  /** Validation threads; default one per core but one. */
   threads?: number;
+  /** Threads already started (see ValidatorPool); processIngest configures and closes them. */
+  validators?: ValidatorPool;
 }
 
 /** E.164 digits as one exact double (15 digits < 2^53). */
@@ -51,7 +53,7 @@ const key = (e164: string): number => Number(e164.slice(1));
 export async function processIngest(pool: pg.Pool, campaignId: string, log: Logger, opts: ProcessOptions = {}): Promise<IngestSummary | null> {
   const db = poolDb(pool);
   const lock = await pool.connect();
-  let validators: ValidatorPool | null = null;
+  let validators: ValidatorPool | null = opts.validators ?? null;
   try {
     const got = (await lock.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(hashtextextended('ingest:' || $1, 0)) AS ok`, [campaignId])).rows[0]!.ok;
     if (!got) return null;
@@ -61,10 +63,11 @@ export async function processIngest(pool: pg.Pool, campaignId: string, log: Logg
     const template = await getTemplateById(db, c.template_id);
     const header: string[] = c.source_header;
     const plan = planColumns(header, template, c.phone_column, c.param_map);
-    validators = new ValidatorPool({
+    validators = opts.validators ?? new ValidatorPool(opts.threads);
+    validators.configure({
       campaignId, template, headerLength: header.length, phoneIndex: plan.phoneIndex, slotColumns: plan.slotColumns,
       defaultCountry: c.default_country ?? undefined, delimiter: c.source_delimiter ?? ',', crBreaks: c.source_record_delimiter === '\r', paramOptions: c.param_options ?? {},
-    }, opts.threads);
+    });
 
     const { invalid_reasons: _, ...progress }: IngestProgress & { invalid_reasons: unknown } = (await db.q('recipient_outcome_counts', [campaignId])).rows[0];
     const seen = new NumberSet();

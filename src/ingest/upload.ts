@@ -80,7 +80,16 @@ export async function inspectFile(path: string): Promise<FilePlan> {
  * Stream the file into `ingest_chunks`: decoded to UTF-8, cut into chunks of whole records, each stored
  * with the line its first record starts on. Returns the number of chunks.
  */
-export async function uploadChunks(db: Db, campaignId: string, path: string, plan: FilePlan, onChunk?: (seq: number, bytes: number) => void): Promise<number> {
+export interface UploadOptions {
+  onChunk?: (seq: number, bytes: number) => void;
+  /** Awaited (at most FIRST_CHUNK_PAUSE_MS) once the first chunk is stored, before the rest is read. */
+  afterFirstChunk?: () => Promise<void>;
+}
+
+/** The longest the upload waits for `afterFirstChunk`: a pause, never a dependency. */
+const FIRST_CHUNK_PAUSE_MS = 2_000;
+
+export async function uploadChunks(db: Db, campaignId: string, path: string, plan: FilePlan, opts: UploadOptions = {}): Promise<number> {
   const source = createReadStream(path, { highWaterMark: 256 * 1024 }).pipe(decodeStream(plan.encoding, plan.bom));
   let chunks = 0;
   for await (const chunk of chunkRecords(source, { targetBytes: CHUNK_BYTES, firstTargetBytes: FIRST_CHUNK_BYTES, recordDelimiter: plan.recordDelimiter, delimiter: plan.delimiter })) {
@@ -89,7 +98,12 @@ export async function uploadChunks(db: Db, campaignId: string, path: string, pla
     if (text.includes('\0')) text = text.replaceAll('\0', '\uFFFD');
     await db.q('ingest_chunk_insert', [campaignId, chunk.seq, chunk.firstLine, text]);
     chunks = chunk.seq + 1;
-    onChunk?.(chunk.seq, chunk.data.length);
+    opts.onChunk?.(chunk.seq, chunk.data.length);
+    if (chunk.seq === 0 && opts.afterFirstChunk) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([opts.afterFirstChunk(), new Promise<void>((r) => (timer = setTimeout(r, FIRST_CHUNK_PAUSE_MS)))]);
+      clearTimeout(timer);
+    }
   }
   await db.q('ingest_upload_finish', [campaignId]);
   return chunks;
