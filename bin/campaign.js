@@ -18,6 +18,6 @@ if (!process.execArgv.some((a) => a.startsWith('--max-semi-space-size'))) {
 // 0.65 s with a warm cache (/usr/bin/time, 2-core box). It goes where NODE_COMPILE_CACHE says, else to
 // the OS temp dir; NODE_DISABLE_COMPILE_CACHE=1 turns it off; a cache it cannot write is skipped.
 const { enableCompileCache } = await import('node:module');
-enableCompileCache?.();
+enableCompileCache();
 const { main } = await import('../src/cli/main.ts');
 await main();

@@ -7,7 +7,7 @@ import { sql } from '../db/queries.ts';
 import type { Logger } from '../log.ts';
 import { getTemplateById } from '../templates/store.ts';
 import { planColumns } from './columns.ts';
-import { COPY_COLUMNS, acceptedPrefix, notAcceptedPrefix, type ChunkResult } from './validate-chunk.ts';
+import { COPY_COLUMNS, rowPrefix, type ChunkResult } from './validate-chunk.ts';
 import { ValidatorPool } from './worker-pool.ts';
 import { NumberSet } from './number-set.ts';
 import { metrics } from '../metrics.ts';
@@ -63,7 +63,7 @@ export async function processIngest(pool: pg.Pool, campaignId: string, log: Logg
     const template = await getTemplateById(db, c.template_id);
     const header: string[] = c.source_header;
     const plan = planColumns(header, template, c.phone_column, c.param_map);
-    validators = opts.validators ?? new ValidatorPool(opts.threads);
+    validators ??= new ValidatorPool(opts.threads);
     validators.configure({
       campaignId, template, headerLength: header.length, phoneIndex: plan.phoneIndex, slotColumns: plan.slotColumns,
       defaultCountry: c.default_country ?? undefined, delimiter: c.source_delimiter ?? ',', crBreaks: c.source_record_delimiter === '\r', paramOptions: c.param_options ?? {},
@@ -136,8 +136,8 @@ async function storeChunk(pool: pg.Pool, campaignId: string, seq: number, r: Chu
     const counts = { rows: 0, accepted: 0, invalid: 0, duplicate: 0, suppressed: 0 };
     // Rows come written as accepted or invalid (see ChunkResult); only a duplicate or suppressed row is
     // rewritten, into a reused buffer with the runs of rows around it. Most chunks go to COPY untouched.
-    const skip = Buffer.byteLength(acceptedPrefix(campaignId));
-    const rewritten = { duplicate: Buffer.from(notAcceptedPrefix(campaignId, 'duplicate')), suppressed: Buffer.from(notAcceptedPrefix(campaignId, 'suppressed')) };
+    const skip = Buffer.byteLength(rowPrefix(campaignId, 'accepted'));
+    const rewritten = { duplicate: Buffer.from(rowPrefix(campaignId, 'duplicate')), suppressed: Buffer.from(rowPrefix(campaignId, 'suppressed')) };
     const rows = Buffer.from(r.copy.buffer, r.copy.byteOffset, r.copy.byteLength);
     let data: Buffer | null = null;
     let length = 0;

@@ -28,7 +28,7 @@ export interface ChunkContext {
  * Row i: `keys[i]` is its E.164 digits as a number (exact: at most 15 digits < 2^53) when it passed every
  * check that needs no database, NaN when it is invalid; `copy.subarray(ends[i - 1] ?? 0, ends[i])` is
  * its whole COPY row (COPY_COLUMNS) in UTF-8, ending with a newline. An invalid row is final; a row with a
- * key is written as accepted (`acceptedPrefix(campaignId)` then the rest), which it is unless the main
+ * key is written as accepted (`rowPrefix(campaignId, 'accepted')` then the rest), which it is unless the main
  * thread finds it suppressed or a duplicate: only those rows are rewritten there, so a chunk of accepted
  * and invalid rows goes to COPY as it came (the per-row splicing cost the store stage, the critical path
  * of B1, 0.9 s per 1M rows).
@@ -45,10 +45,10 @@ export interface ChunkResult {
 /** The columns of each row, in order. */
 export const COPY_COLUMNS = ['campaign_id', 'outcome', 'status', 'line', 'phone_input', 'phone_e164', 'params', 'reason', 'detail'] as const;
 
-/** The start of a row with a key as the validation thread writes it: everything before `line`. */
-export const acceptedPrefix = (campaignId: string): string => `${campaignId}\taccepted\tqueued\t`;
-/** The same for a row the main thread decides is not accepted. */
-export const notAcceptedPrefix = (campaignId: string, outcome: 'duplicate' | 'suppressed'): string => `${campaignId}\t${outcome}\t\\N\t`;
+/** A row's columns before `line`: campaign_id, outcome, and status (`queued` for an accepted row, else NULL). */
+export function rowPrefix(campaignId: string, outcome: 'accepted' | 'invalid' | 'duplicate' | 'suppressed'): string {
+  return `${campaignId}\t${outcome}\t${outcome === 'accepted' ? 'queued' : '\\N'}\t`;
+}
 
 /** A growable UTF-8 buffer; at most 3 bytes per UTF-16 unit, so a row's worst case is known before writing it. */
 class Utf8Out {
@@ -86,8 +86,8 @@ export function validateChunk(ctx: ChunkContext, text: string, firstLine: number
   const normalise = ctx.paramOptions.trim || ctx.paramOptions.collapse_spaces;
   const slotIndexes = new Set(ctx.slotColumns.map((s) => s.index));
   const numbers: string[] = [];
-  const accepted = acceptedPrefix(ctx.campaignId);
-  const invalid = `${ctx.campaignId}\tinvalid\t\\N\t`;
+  const accepted = rowPrefix(ctx.campaignId, 'accepted');
+  const invalid = rowPrefix(ctx.campaignId, 'invalid');
   for (let i = 0; i < records.length; i++) {
     const { line: start, fields } = records[i]!;
     const input = normalise ? fields.map((f, j) => (slotIndexes.has(j) ? normaliseParam(f, ctx.paramOptions) : f)) : fields;

@@ -10,7 +10,7 @@ import type { ChunkContext } from './validate-chunk.ts';
  */
 // Before libphonenumber-js loads (validate-chunk imports it): see phone-speedups.ts. The compile cache
 // (as in bin/campaign.js) is per thread too: this thread compiles its own ~20 modules before its first chunk.
-enableCompileCache?.();
+enableCompileCache();
 installPhoneSpeedups();
 const { validateChunk } = await import('./validate-chunk.ts');
 
