@@ -152,7 +152,7 @@ export const b5: Benchmark = {
       const url = `http://127.0.0.1:${port}/webhooks/whatsapp`;
 
       const progress = async (status: string): Promise<Progress> => (await db.query<Progress>(`
-        SELECT (SELECT count(*) FROM status_event_queue)::int AS queue,
+        SELECT ((SELECT count(*) FROM status_event_queue) + (SELECT coalesce(sum(events), 0) FROM status_inbox))::int AS queue,
                (SELECT count(*) FROM recipients WHERE campaign_id = $1 AND status = $2::recipient_status)::int AS at_status`, [campaign.id, status])).rows[0]!;
       const storedEvents = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM status_events')).rows[0]!.n;
 

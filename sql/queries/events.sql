@@ -1,11 +1,30 @@
--- name: status_events_insert
--- Store a webhook's statuses and queue them for reconciliation, in one statement (one round trip).
-WITH ins AS (
-  INSERT INTO status_events (provider, message_id, status, occurred_at, recipient_id, error_code, error_title, raw)
-  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::json[])
+-- name: status_inbox_insert
+-- Store a flush of webhooks' statuses, durably, as one inbox row: $1 how many, $2 a JSON array of rows
+-- {p provider, m message id, s status, t occurred at, r recipient, c error code, e error title, raw}
+-- (src/callbacks/store.ts statusesJson). Reconcile expands it (status_inbox_expand).
+-- prepared
+INSERT INTO status_inbox (events, body) VALUES ($1, $2);
+
+-- name: status_inbox_expand
+-- Move up to $1 inbox rows, oldest first, into status_events (each status keeps the time its webhook was
+-- received, and the order it came in) and the reconcile queue, in one statement: an inbox row is
+-- deleted exactly when its events exist. Safe in several reconcilers at once (SKIP LOCKED).
+WITH taken AS (
+  DELETE FROM status_inbox
+  WHERE id IN (SELECT id FROM status_inbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+  RETURNING id, received_at, body
+), ins AS (
+  INSERT INTO status_events (received_at, provider, message_id, status, occurred_at, recipient_id, error_code, error_title, raw)
+  SELECT t.received_at, x.p, x.m, x.s, x.t, x.r, x.c, x.e, x.raw
+  FROM taken t CROSS JOIN LATERAL ROWS FROM (
+    json_to_recordset(t.body::json) AS (p text, m text, s text, t timestamptz, r text, c text, e text, raw json)
+  ) WITH ORDINALITY AS x(p, m, s, t, r, c, e, raw, n)
+  ORDER BY t.id, x.n
   RETURNING id, message_id
+), queued AS (
+  INSERT INTO status_event_queue (event_id, message_id) SELECT id, message_id FROM ins RETURNING 1
 )
-INSERT INTO status_event_queue (event_id, message_id) SELECT id, message_id FROM ins;
+SELECT (SELECT count(*) FROM taken)::int AS rows, (SELECT count(*) FROM queued)::int AS events;
 
 -- name: inbound_windows_touch
 INSERT INTO inbound_windows (phone, last_inbound_at)
@@ -75,4 +94,5 @@ WHERE r.campaign_id = k.campaign_id AND r.line = k.line AND r.status = 'failed'
 RETURNING r.campaign_id, r.line;
 
 -- name: status_event_queue_depth
-SELECT count(*)::int AS depth FROM status_event_queue;
+-- Statuses stored and not applied yet: in the queue, or still in the inbox.
+SELECT ((SELECT count(*) FROM status_event_queue) + (SELECT coalesce(sum(events), 0) FROM status_inbox))::int AS depth;

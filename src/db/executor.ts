@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { sql } from './queries.ts';
+import { namedQuery } from './queries.ts';
 
 /**
  * The narrow seam every stage talks to the database through: named queries from `sql/queries`, and a
@@ -15,12 +15,16 @@ export interface Db {
 }
 
 interface Queryable {
-  query<R extends pg.QueryResultRow>(text: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+  query<R extends pg.QueryResultRow>(text: string | pg.QueryConfig, params?: unknown[]): Promise<pg.QueryResult<R>>;
 }
 
 function bind(target: Queryable, txFn: Db['tx']): Db {
   return {
-    q: (name, params) => target.query(sql(name), params),
+    q: (name, params) => {
+      const { text, prepared } = namedQuery(name);
+      // node-pg prepares a named statement once per connection and then only binds and executes it.
+      return prepared ? target.query({ name, text, values: params ?? [] }) : target.query(text, params);
+    },
     raw: (text, params) => target.query(text, params),
     tx: txFn,
   };

@@ -4,6 +4,11 @@ import { followUpFor, PAUSE_REASON_TIER } from './follow-up.ts';
 
 /** Events applied per statement: one round trip reconciles thousands of callbacks. */
 export const RECONCILE_BATCH = 5_000;
+/**
+ * Inbox rows expanded per statement. A row holds one flush of webhooks: 7–8 under B5's load (70–80
+ * statuses at ten per webhook), at most MAX_EVENTS_PER_FLUSH (src/callbacks/inbox.ts).
+ */
+export const EXPAND_BATCH = 100;
 
 interface Updated {
   campaign_id: string;
@@ -14,12 +19,26 @@ interface Updated {
 }
 
 /**
- * Apply stored status events to recipients until none that can be applied is left. Returns how many were
- * applied. Safe to run in several workers at once (SKIP LOCKED) and again after downtime: it simply
+ * Move every status waiting in the webhook inbox into status_events and the reconcile queue, in batches
+ * (status_inbox_expand). Returns how many statuses were moved.
+ */
+export async function expandInbox(db: Db, batch = EXPAND_BATCH): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const r = (await db.q<{ rows: number; events: number }>('status_inbox_expand', [batch])).rows[0]!;
+    total += r.events;
+    if (r.rows < batch) return total;
+  }
+}
+
+/**
+ * Apply stored status events to recipients until none that can be applied is left, the inbox first
+ * (expandInbox). Returns how many were applied. Safe to run in several workers at once (SKIP LOCKED) and again after downtime: it simply
  * drains what is queued. Events whose message id is not recorded yet stay queued for a later run. Each
  * batch and its follow-ups (re-send, opt-out, pause) commit together, so a crash repeats neither.
  */
 export async function reconcile(db: Db, batch = RECONCILE_BATCH): Promise<number> {
+  await expandInbox(db);
   let total = 0;
   for (;;) {
     const applied = await db.tx(async (tx) => {
