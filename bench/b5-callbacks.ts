@@ -23,15 +23,20 @@ import {
  * events are committed (group commit, src/callbacks/inbox.ts), with every job handler running, so
  * reconcile runs during the load as it would (each stored webhook nudges the worker's reconcile job).
  * Baseline, in the same run, same load generator and bodies: a bare node:http server in its own process
- * that reads the body and answers 200 (bench/b5-bare-server.ts). Figures: POSTs/s of each phase against
+ * that reads the body and answers 200 (bench/b5-bare-server.ts), the median of BARE_RUNS runs. Figures: POSTs/s of each phase against
  * the baseline (target ≥ 0.4), p99 latency (target < 50 ms), and after each phase the time from its last
- * 200 until everything stored is reconciled (status_event_queue empty, every recipient at the status
+ * 200 until everything stored is reconciled (inbox and queue empty, every recipient at the status
  * the callbacks say) — done by the worker's own reconcile job, not called by the benchmark.
  */
 
 const TARGET_RATIO = 0.4;
 const TARGET_P99_MS = 50;
 const CONNECTIONS = 50;
+/**
+ * Runs of the bare server per phase; the median is the baseline. One run of the ten-per-POST phase lasts
+ * about 0.6 s, and single runs ranged 4,400–14,300 POSTs/s in one sitting (2-core box, 2026-12-06).
+ */
+const BARE_RUNS = 3;
 const WORKER_STOP_GRACE_MS = 45_000;
 const RECONCILE_WAIT_MS = 120_000;
 
@@ -136,7 +141,9 @@ export const b5: Benchmark = {
       if (b.exit !== null) throw new Error(`bare server ${exitText(b.exit)}: ${lastLines(b.stderrTail())}`);
       const barePort = (JSON.parse(b.stdout().split('\n')[0]!) as { port: number }).port;
       const baseline: Partial<Record<B5Mode, LoadOut>> = {};
+      const bareAll: Partial<Record<B5Mode, Array<{ requests_per_s: number; p99_ms: number }>>> = {};
       details.baseline = baseline;
+      details.baseline_runs = bareAll;
 
       // Measured: the worker (HTTP server and every job handler), verifying signatures.
       const workerEnv = ctx.env({
@@ -159,10 +166,16 @@ export const b5: Benchmark = {
       const measured: Partial<Record<B5Mode, LoadOut & { cpu_s: { worker: number; postgres_backends: number }; at_last_200: Progress; reconciled_s: number | null; final: Progress; events_stored: number }>> = {};
       let storedSoFar = 0;
       for (const mode of phases) {
-        ctx.log(`B5: ${mode}: ${mode === 'single' ? n : n / 5} POSTs, ${CONNECTIONS} connections, to the bare server, then to campaign ${kind}`);
-        const bareOut = await load(ctx, `http://127.0.0.1:${barePort}/webhooks/whatsapp`, mode, n);
-        if (bareOut.ok !== bareOut.requests) throw new Error(`bare server: ${bareOut.ok} of ${bareOut.requests} answered 200 (${JSON.stringify(bareOut.codes)})`);
-        baseline[mode] = bareOut;
+        ctx.log(`B5: ${mode}: ${mode === 'single' ? n : n / 5} POSTs, ${CONNECTIONS} connections, to the bare server (${BARE_RUNS} runs), then to campaign ${kind}`);
+        const bareRuns: LoadOut[] = [];
+        for (let r = 0; r < BARE_RUNS; r++) {
+          const bareOut = await load(ctx, `http://127.0.0.1:${barePort}/webhooks/whatsapp`, mode, n);
+          if (bareOut.ok !== bareOut.requests) throw new Error(`bare server: ${bareOut.ok} of ${bareOut.requests} answered 200 (${JSON.stringify(bareOut.codes)})`);
+          bareRuns.push(bareOut);
+        }
+        // The median run (by POSTs/s), with its own latencies; all of them in the details.
+        baseline[mode] = bareRuns.toSorted((a, b) => a.requests_per_s - b.requests_per_s)[Math.floor(BARE_RUNS / 2)]!;
+        bareAll[mode] = bareRuns.map((b) => ({ requests_per_s: round(b.requests_per_s, 0), p99_ms: round(b.latency_ms.p99, 1) }));
         const cpu0 = { worker: cpuOf([w.pid, ...descendants(w.pid)]), postgres: postgresCpu(ctx.dbName) };
         const out = await load(ctx, url, mode, n);
         const cpu1 = { worker: cpuOf([w.pid, ...descendants(w.pid)]), postgres: postgresCpu(ctx.dbName) };
@@ -229,7 +242,7 @@ export const b5: Benchmark = {
         figures.push(rate, p99, rec);
         lines.push(
           `B5 ${per}: ${fmt(m.requests_per_s, 0)} POSTs/s (${fmt(m.statuses_per_s, 0)} statuses/s; ${m.requests} POSTs in ${fmt(m.wall_ms / 1000)} s); `
-            + `bare node:http: ${fmt(base.requests_per_s, 0)} POSTs/s; ratio ${fmt(rate.ratio)} (target ≥ ${TARGET_RATIO})`,
+            + `bare node:http (median of ${BARE_RUNS}: ${bareAll[mode]!.map((b) => fmt(b.requests_per_s, 0)).join(' / ')}): ${fmt(base.requests_per_s, 0)} POSTs/s; ratio ${fmt(rate.ratio)} (target ≥ ${TARGET_RATIO})`,
           `B5 ${per}: latency p50 ${fmt(m.latency_ms.p50)} ms, p99 ${fmt(m.latency_ms.p99)} ms (target < ${TARGET_P99_MS}), max ${fmt(m.latency_ms.max)} ms; `
             + `bare: p50 ${fmt(base.latency_ms.p50)} ms, p99 ${fmt(base.latency_ms.p99)} ms`,
           `B5 ${per}: at the last 200, ${m.at_last_200.queue} events still queued; all reconciled ${fmt(m.reconciled_s)} s later `
