@@ -7,6 +7,8 @@ import { createTestDb, type TestDb } from './helpers/db.ts';
 import { pgTime, statusesJson, storeEvents } from '../src/callbacks/store.ts';
 import { loadQueries, namedQuery } from '../src/db/queries.ts';
 import { expandInbox } from '../src/reconcile/reconcile.ts';
+import { Inbox, MIN_SIDE_FLUSH } from '../src/callbacks/inbox.ts';
+import type { Db } from '../src/db/executor.ts';
 import type { StatusEvent } from '../src/callbacks/types.ts';
 
 // How a flush of webhook statuses reaches PostgreSQL: one JSON array, stored as one status_inbox row by a
@@ -88,6 +90,34 @@ test('expanding the inbox from several connections at once moves every row exact
   assert.deepEqual(r, { n: 120, uniq: 120 });
   assert.equal((await t.db.raw<{ n: number }>('SELECT count(*)::int AS n FROM status_events')).rows[0]!.n, before + 120);
   assert.equal((await t.db.raw('SELECT 1 FROM status_inbox')).rowCount, 0);
+  await t.db.raw('TRUNCATE status_event_queue');
+});
+
+test('group commit: a flush starts beside a running one only once MIN_SIDE_FLUSH requests wait', async () => {
+  await t.db.raw('TRUNCATE status_inbox');
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  let inserts = 0;
+  // The real database, with the first inbox insert held until released: a slow flush.
+  const held: Db = { ...t.db, q: async (name, params) => {
+    if (name === 'status_inbox_insert' && ++inserts === 1) await gate;
+    return t.db.q(name, params);
+  } };
+  const inbox = new Inbox(held);
+  const first = inbox.store([ev('wamid.gate.first', null)]);
+  assert.equal(inserts, 1, 'the first request is flushed at once');
+  const waiting = Array.from({ length: MIN_SIDE_FLUSH - 1 }, (_, i) => inbox.store([ev(`wamid.gate.${i}`, null)]));
+  assert.equal(inserts, 1, `${MIN_SIDE_FLUSH - 1} waiting requests do not start a second flush`);
+  const last = inbox.store([ev('wamid.gate.last', null)]);
+  assert.equal(inserts, 2, `the ${MIN_SIDE_FLUSH}th does`);
+  await Promise.all([...waiting, last]);
+  assert.deepEqual(inbox.stats, { flushes: 1, requests: MIN_SIDE_FLUSH }, 'the side flush committed while the first is held');
+  release();
+  await first;
+  assert.deepEqual(inbox.stats, { flushes: 2, requests: MIN_SIDE_FLUSH + 1 });
+  const rows = (await t.db.raw<{ events: number }>('SELECT events FROM status_inbox ORDER BY id')).rows;
+  assert.deepEqual(rows.map((r) => r.events).sort((a, b) => a - b), [1, MIN_SIDE_FLUSH]);
+  assert.equal(await expandInbox(t.db), MIN_SIDE_FLUSH + 1);
   await t.db.raw('TRUNCATE status_event_queue');
 });
 

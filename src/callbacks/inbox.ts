@@ -23,6 +23,13 @@ const MAX_EVENTS_PER_FLUSH = 5_000;
  * up (a slow commit, a connection being replaced) does not hold up every webhook behind it.
  */
 const PARALLEL_FLUSHES = 2;
+/**
+ * A flush starts beside a running one only for this many waiting requests; fewer wait for the running
+ * flush, which takes them all when it is done. Starting one for every arrival gave 886 of 2,200 flushes
+ * that carried a single request (a commit each) under B5; PostgreSQL CPU per POST at 10 per POST 48–80 µs
+ * with 8, 63–80 µs without (three runs each, alternated; p99 the same within the noise).
+ */
+export const MIN_SIDE_FLUSH = 8;
 
 /**
  * The webhook inbox with group commit. Every request must be durable before its 200, but one
@@ -50,14 +57,15 @@ export class Inbox {
     if (statuses.length === 0 && inbound.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ statuses, inbound, resolve, reject });
-      if (this.flushing < PARALLEL_FLUSHES) void this.drain();
+      if (this.flushing === 0 || (this.flushing < PARALLEL_FLUSHES && this.queue.length >= MIN_SIDE_FLUSH)) void this.drain();
     });
   }
 
   private async drain(): Promise<void> {
     this.flushing++;
     try {
-      while (this.queue.length > 0) {
+      // Beside another flush, only with MIN_SIDE_FLUSH requests waiting; the last flush running takes any.
+      while (this.queue.length > 0 && (this.flushing === 1 || this.queue.length >= MIN_SIDE_FLUSH)) {
         let events = 0;
         let n = 0;
         while (n < this.queue.length && (n === 0 || events + this.queue[n]!.statuses.length <= MAX_EVENTS_PER_FLUSH)) {
