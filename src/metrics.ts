@@ -68,7 +68,15 @@ export class Metrics {
 
   /** Status callbacks stored (after the webhook's events are durable). */
   callbacksReceived(events: Iterable<{ provider: string; status: string }>): void {
-    for (const e of events) this.callbacks.inc({ provider: e.provider, status: e.status });
+    // One inc per (provider, status) of the webhook, not per status: prom-client builds and hashes the
+    // label set on every call (2 % of the worker's CPU under B5 at ten statuses per POST, CPU profile).
+    const counts: Array<{ provider: string; status: string; n: number }> = [];
+    for (const e of events) {
+      const c = counts.find((x) => x.status === e.status && x.provider === e.provider);
+      if (c) c.n++;
+      else counts.push({ provider: e.provider, status: e.status, n: 1 });
+    }
+    for (const c of counts) this.callbacks.inc({ provider: c.provider, status: c.status }, c.n);
   }
 
   /** Ingest rows stored, by outcome (counts of one committed chunk). */
