@@ -9,20 +9,42 @@ import type { ParsedWebhook, StatusEvent } from './types.ts';
  * provider that got 200 never loses an event.
  */
 export async function storeEvents(db: Db, statuses: StatusEvent[], inbound: ParsedWebhook['inbound'] = []): Promise<void> {
-  if (statuses.length > 0 && inbound.length > 0) {
+  await storeEncoded(db, encodeStatuses(statuses), inbound);
+}
+
+/** Statuses encoded for the inbox: how many, and their rows as JSON text without the enclosing brackets. */
+export interface EncodedStatuses {
+  count: number;
+  /** `{…},{…}`: joined with commas and bracketed, the encodings of several webhooks make one flush. */
+  rows: string;
+}
+
+export function encodeStatuses(statuses: StatusEvent[]): EncodedStatuses {
+  return { count: statuses.length, rows: statuses.length === 0 ? '' : statusesJson(statuses).slice(1, -1) };
+}
+
+/** storeEvents for statuses already encoded (one webhook's, or a flush's: joinEncoded). */
+export async function storeEncoded(db: Db, statuses: EncodedStatuses, inbound: ParsedWebhook['inbound'] = []): Promise<void> {
+  if (statuses.count > 0 && inbound.length > 0) {
     await db.tx(async (tx) => {
       await storeStatuses(tx, statuses);
       await storeInbound(tx, inbound);
     });
-  } else if (statuses.length > 0) {
+  } else if (statuses.count > 0) {
     await storeStatuses(db, statuses);
   } else if (inbound.length > 0) {
     await storeInbound(db, inbound);
   }
 }
 
-async function storeStatuses(db: Db, statuses: StatusEvent[]): Promise<void> {
-  await db.q('status_inbox_insert', [statuses.length, statusesJson(statuses)]);
+/** Several encodings as one. */
+export function joinEncoded(parts: EncodedStatuses[]): EncodedStatuses {
+  const withRows = parts.filter((p) => p.count > 0);
+  return { count: withRows.reduce((n, p) => n + p.count, 0), rows: withRows.map((p) => p.rows).join(',') };
+}
+
+async function storeStatuses(db: Db, statuses: EncodedStatuses): Promise<void> {
+  await db.q('status_inbox_insert', [statuses.count, `[${statuses.rows}]`]);
 }
 
 /**

@@ -8,7 +8,7 @@ import { Inbox } from '../callbacks/inbox.ts';
 import { buildReport } from '../report/report.ts';
 import { renderReportHtml } from '../report/html.ts';
 import { buildTimeline, isLive } from '../report/timeline.ts';
-import { metrics as processMetrics, type Metrics } from '../metrics.ts';
+import { metrics as processMetrics, tallyCallbacks, type CallbackTally, type Metrics } from '../metrics.ts';
 import { BODY_TIMEOUT_MS, HttpError, MAX_BODY_BYTES, readBody } from './body.ts';
 import { isUuid } from '../ids.ts';
 
@@ -30,6 +30,9 @@ export interface HttpContext {
 }
 
 
+/** The answer to every stored webhook. */
+const OK = JSON.stringify({ ok: true });
+
 function send(res: ServerResponse, status: number, body: string | object, type = 'application/json'): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text) });
@@ -41,15 +44,29 @@ function readRequestBody(ctx: HttpContext, req: IncomingMessage): Promise<Buffer
 }
 
 async function whatsappWebhook(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const raw = await readRequestBody(ctx, req);
+  const accepted = acceptWebhook(ctx, req, await readRequestBody(ctx, req));
+  if ('refused' in accepted) return send(res, accepted.refused, { error: accepted.error });
+  await accepted.stored;
+  ctx.metrics!.callbacksReceived(accepted.tally);
+  if (accepted.tally.length > 0) ctx.onEventsStored?.();
+  send(res, 200, OK);
+}
+
+/**
+ * Check, parse and hand a webhook to the inbox. Synchronous on purpose: the body, its parse and the
+ * events are garbage as soon as this returns, while the request waits for its flush holding only the
+ * inbox's encoded copy and the tally (an async function keeps its locals until it ends).
+ */
+function acceptWebhook(ctx: HttpContext, req: IncomingMessage, raw: Buffer):
+  { refused: 400 | 401; error: string } | { stored: Promise<void>; tally: CallbackTally } {
   if (ctx.appSecret && !verifySignature(raw, req.headers['x-hub-signature-256'] as string | undefined, ctx.appSecret)) {
-    return send(res, 401, { error: 'bad or missing X-Hub-Signature-256' });
+    return { refused: 401, error: 'bad or missing X-Hub-Signature-256' };
   }
   let body: unknown;
   try {
     body = JSON.parse(raw.toString('utf8'));
   } catch {
-    return send(res, 400, { error: 'body is not JSON' });
+    return { refused: 400, error: 'body is not JSON' };
   }
   const parsed = parseWhatsAppWebhook(body);
   if (parsed.errors.length > 0) {
@@ -59,10 +76,7 @@ async function whatsappWebhook(ctx: HttpContext, req: IncomingMessage, res: Serv
     const scalar = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v).slice(0, 200) : null);
     ctx.log.warn({ count: parsed.errors.length, code: scalar(first?.code), title: scalar(first?.title) }, 'webhook carried system errors');
   }
-  await ctx.inbox!.store(parsed.statuses, parsed.inbound);
-  ctx.metrics!.callbacksReceived(parsed.statuses);
-  if (parsed.statuses.length > 0) ctx.onEventsStored?.();
-  send(res, 200, { ok: true });
+  return { stored: ctx.inbox!.store(parsed.statuses, parsed.inbound), tally: tallyCallbacks(parsed.statuses) };
 }
 
 /** Key-value pairs of a JSON object (string or number values) or of a form body; nothing for anything else. */
@@ -104,10 +118,10 @@ async function verihubsCallback(ctx: HttpContext, req: IncomingMessage, url: URL
   const { event } = parseVerihubsCallback(params);
   if (event) {
     await ctx.inbox!.store([event]);
-    ctx.metrics!.callbacksReceived([event]);
+    ctx.metrics!.callbacksReceived(tallyCallbacks([event]));
     ctx.onEventsStored?.();
   }
-  send(res, 200, { ok: true });
+  send(res, 200, OK);
 }
 
 async function route(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
