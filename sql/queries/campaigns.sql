@@ -9,6 +9,10 @@ SELECT c.*, t.name AS template_name, t.language AS template_language
 FROM campaigns c JOIN templates t ON t.id = c.template_id
 WHERE c.id = $1;
 
+-- name: campaign_states_get
+-- The two states a send lane polls while the file is still being validated (src/send/sender.ts).
+SELECT state, ingest_state FROM campaigns WHERE id = $1;
+
 -- name: campaign_delete
 DELETE FROM campaigns WHERE id = $1;
 

@@ -9,12 +9,3 @@ export function copyValue(v: string | null): string {
   if (!SPECIAL.test(v)) return v;
   return v.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
 }
-
-export function copyRow(values: Array<string | null>): string {
-  let out = '';
-  for (let i = 0; i < values.length; i++) {
-    if (i > 0) out += '\t';
-    out += copyValue(values[i]!);
-  }
-  return out + '\n';
-}

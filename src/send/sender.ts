@@ -169,7 +169,7 @@ export async function sendCampaign(ctx: SendContext, campaignId: string, runMs =
 
 /** Whether the campaign is running and its file is still being validated (more rows may come). */
 async function stillValidating(db: SendContext['db'], campaignId: string): Promise<boolean> {
-  const c = (await db.q<{ state: string; ingest_state: string }>('campaign_get', [campaignId])).rows[0];
+  const c = (await db.q<{ state: string; ingest_state: string }>('campaign_states_get', [campaignId])).rows[0];
   return c !== undefined && c.state === 'running' && c.ingest_state !== 'done';
 }
 
