@@ -81,6 +81,30 @@ test('stored statuses wait in the inbox, then read back as written: times, U+FFF
   await t.db.raw('TRUNCATE status_event_queue');
 });
 
+test('a status whose raw is null or missing expands with raw JSON null, not a failed expansion', async () => {
+  await storeEvents(t.db, [ev('wamid.rawnull.1', null, { raw: null }), ev('wamid.rawnull.2', null, { raw: undefined })]);
+  assert.equal(await expandInbox(t.db), 2);
+  const rows = (await t.db.raw<{ raw: unknown }>(`SELECT raw FROM status_events WHERE message_id LIKE 'wamid.rawnull.%' ORDER BY id`)).rows;
+  assert.deepEqual(rows.map((r) => r.raw), [null, null]);
+  await t.db.raw('TRUNCATE status_event_queue');
+});
+
+test('an inbox row PostgreSQL refuses keeps its error and is skipped; the rows around it are expanded', async () => {
+  await storeEvents(t.db, [ev('wamid.poison.before', null)]);
+  // Written behind the encoder's back: a status the CHECK refuses, and a body that is not JSON.
+  await t.db.raw(`INSERT INTO status_inbox (events, body) VALUES (1, '[{"p":"cloud","m":"wamid.poison.x","s":"bogus","raw":{}}]'), (1, 'not json')`);
+  await storeEvents(t.db, [ev('wamid.poison.after', null)]);
+  assert.equal(await expandInbox(t.db), 2);
+  const moved = (await t.db.raw<{ message_id: string }>(`SELECT message_id FROM status_events WHERE message_id LIKE 'wamid.poison.%' ORDER BY id`)).rows;
+  assert.deepEqual(moved.map((r) => r.message_id), ['wamid.poison.before', 'wamid.poison.after']);
+  const kept = (await t.db.raw<{ error: string }>('SELECT error FROM status_inbox ORDER BY id')).rows;
+  assert.equal(kept.length, 2);
+  assert.match(kept[0]!.error, /check constraint/);
+  assert.match(kept[1]!.error, /json/i);
+  assert.equal(await expandInbox(t.db), 0, 'skipped from then on, without an error');
+  await t.db.raw('TRUNCATE status_inbox, status_event_queue');
+});
+
 test('expanding the inbox from several connections at once moves every row exactly once', async () => {
   const before = (await t.db.raw<{ n: number }>('SELECT count(*)::int AS n FROM status_events')).rows[0]!.n;
   for (let i = 0; i < 60; i++) await storeEvents(t.db, [ev(`wamid.par.${i}.a`, new Date(i * 1000)), ev(`wamid.par.${i}.b`, null)]);

@@ -6,16 +6,20 @@
 INSERT INTO status_inbox (events, body) VALUES ($1, $2);
 
 -- name: status_inbox_expand
--- Move up to $1 inbox rows, oldest first, into status_events (each status keeps the time its webhook was
--- received, and the order it came in) and the reconcile queue, in one statement: an inbox row is
--- deleted exactly when its events exist. Safe in several reconcilers at once (SKIP LOCKED).
+-- Move up to $1 inbox rows, oldest first (only row $2 when given), into status_events (each status
+-- keeps the time its webhook was received, and the order it came in) and the reconcile queue, in one
+-- statement: an inbox row is deleted exactly when its events exist. Rows refused before (`error`) are
+-- skipped. Safe in several reconcilers at once (SKIP LOCKED).
 WITH taken AS (
   DELETE FROM status_inbox
-  WHERE id IN (SELECT id FROM status_inbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+  WHERE id IN (
+    SELECT id FROM status_inbox WHERE error IS NULL AND ($2::bigint IS NULL OR id = $2)
+    ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+  )
   RETURNING id, received_at, body
 ), ins AS (
   INSERT INTO status_events (received_at, provider, message_id, status, occurred_at, recipient_id, error_code, error_title, raw)
-  SELECT t.received_at, x.p, x.m, x.s, x.t, x.r, x.c, x.e, x.raw
+  SELECT t.received_at, x.p, x.m, x.s, x.t, x.r, x.c, x.e, coalesce(x.raw, 'null'::json)  -- JSON null reads as SQL NULL
   FROM taken t CROSS JOIN LATERAL ROWS FROM (
     json_to_recordset(t.body::json) AS (p text, m text, s text, t timestamptz, r text, c text, e text, raw json)
   ) WITH ORDINALITY AS x(p, m, s, t, r, c, e, raw, n)
@@ -25,6 +29,14 @@ WITH taken AS (
   INSERT INTO status_event_queue (event_id, message_id) SELECT id, message_id FROM ins RETURNING 1
 )
 SELECT (SELECT count(*) FROM taken)::int AS rows, (SELECT count(*) FROM queued)::int AS events;
+
+-- name: status_inbox_pending
+-- The next $1 inbox rows to expand, one by one (after a batch was refused).
+SELECT id FROM status_inbox WHERE error IS NULL ORDER BY id LIMIT $1;
+
+-- name: status_inbox_refuse
+-- Keep inbox row $1, which PostgreSQL refused to expand with $2, out of the way of the others.
+UPDATE status_inbox SET error = $2 WHERE id = $1;
 
 -- name: inbound_windows_touch
 INSERT INTO inbound_windows (phone, last_inbound_at)
@@ -94,5 +106,5 @@ WHERE r.campaign_id = k.campaign_id AND r.line = k.line AND r.status = 'failed'
 RETURNING r.campaign_id, r.line;
 
 -- name: status_event_queue_depth
--- Statuses stored and not applied yet: in the queue, or still in the inbox.
+-- Statuses stored and not applied yet: in the queue, or still in the inbox (refused rows included).
 SELECT ((SELECT count(*) FROM status_event_queue) + (SELECT coalesce(sum(events), 0) FROM status_inbox))::int AS depth;

@@ -1,4 +1,5 @@
 import type { Db } from '../db/executor.ts';
+import type { Logger } from '../log.ts';
 import { MAX_ATTEMPTS } from '../send/record.ts';
 import { followUpFor, PAUSE_REASON_TIER } from './follow-up.ts';
 
@@ -20,15 +21,45 @@ interface Updated {
 
 /**
  * Move every status waiting in the webhook inbox into status_events and the reconcile queue, in batches
- * (status_inbox_expand). Returns how many statuses were moved.
+ * (status_inbox_expand). Returns how many statuses were moved. If PostgreSQL refuses a batch for its
+ * data (which the encoding should make impossible), its rows are expanded one by one and a row that is
+ * refused alone keeps its error and is skipped from then on: one bad row cannot stop reconciliation.
  */
-export async function expandInbox(db: Db, batch = EXPAND_BATCH): Promise<number> {
+export async function expandInbox(db: Db, batch = EXPAND_BATCH, log?: Logger): Promise<number> {
   let total = 0;
   for (;;) {
-    const r = (await db.q<{ rows: number; events: number }>('status_inbox_expand', [batch])).rows[0]!;
+    let r: { rows: number; events: number };
+    try {
+      r = (await db.q<{ rows: number; events: number }>('status_inbox_expand', [batch, null])).rows[0]!;
+    } catch (err) {
+      if (!isDataError(err)) throw err;
+      r = await expandOneByOne(db, batch, log);
+    }
     total += r.events;
     if (r.rows < batch) return total;
   }
+}
+
+async function expandOneByOne(db: Db, batch: number, log?: Logger): Promise<{ rows: number; events: number }> {
+  const ids = (await db.q<{ id: number }>('status_inbox_pending', [batch])).rows.map((x) => x.id);
+  let events = 0;
+  for (const id of ids) {
+    try {
+      events += (await db.q<{ events: number }>('status_inbox_expand', [1, id])).rows[0]!.events;
+    } catch (err) {
+      if (!isDataError(err)) throw err;
+      const message = (err as Error).message;
+      await db.q('status_inbox_refuse', [id, message]);
+      log?.error({ inboxRow: id, err: message }, 'a stored webhook flush could not be expanded; it is kept in status_inbox with its error');
+    }
+  }
+  return { rows: ids.length, events };
+}
+
+/** PostgreSQL refused the values themselves: SQLSTATE class 22 (data exception) or 23 (constraint). */
+function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
 }
 
 /**
@@ -37,8 +68,8 @@ export async function expandInbox(db: Db, batch = EXPAND_BATCH): Promise<number>
  * drains what is queued. Events whose message id is not recorded yet stay queued for a later run. Each
  * batch and its follow-ups (re-send, opt-out, pause) commit together, so a crash repeats neither.
  */
-export async function reconcile(db: Db, batch = RECONCILE_BATCH): Promise<number> {
-  await expandInbox(db);
+export async function reconcile(db: Db, batch = RECONCILE_BATCH, log?: Logger): Promise<number> {
+  await expandInbox(db, EXPAND_BATCH, log);
   let total = 0;
   for (;;) {
     const applied = await db.tx(async (tx) => {
