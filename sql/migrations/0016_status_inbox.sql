@@ -9,14 +9,11 @@
 -- `body` is text, not json: it is written by JSON.stringify and read back as json by the expansion,
 -- which checks it then; a json column would parse it once more before the 200. `events` counts its
 -- statuses (the reconcile queue depth counts the inbox too). lz4 where the server has it, as in 0015.
--- `error`: why PostgreSQL refused to expand the row (it should never happen: src/callbacks/store.ts
--- writes only values it accepts); such a row is kept as it is and skipped, so it cannot stop the rest.
 CREATE TABLE status_inbox (
   id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   received_at timestamptz NOT NULL DEFAULT now(),
   events      integer NOT NULL CHECK (events > 0),
-  body        text NOT NULL,
-  error       text
+  body        text NOT NULL
 );
 
 DO $$
