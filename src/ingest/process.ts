@@ -36,7 +36,7 @@ export interface ProcessOptions {
   onProgress?: (p: IngestProgress) => void;
   /** Validation threads; default one per core but one. */
   threads?: number;
-  /** Threads already started (see ValidatorPool); processIngest configures and closes them. */
+  /** Threads already started (see ValidatorPool): processIngest configures them; their owner closes them. */
   validators?: ValidatorPool;
 }
 
@@ -53,7 +53,8 @@ const key = (e164: string): number => Number(e164.slice(1));
 export async function processIngest(pool: pg.Pool, campaignId: string, log: Logger, opts: ProcessOptions = {}): Promise<IngestSummary | null> {
   const db = poolDb(pool);
   const lock = await pool.connect();
-  let validators: ValidatorPool | null = opts.validators ?? null;
+  // Threads started here are closed here; ones passed in (opts.validators) belong to the caller.
+  let started: ValidatorPool | null = null;
   try {
     const got = (await lock.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(hashtextextended('ingest:' || $1, 0)) AS ok`, [campaignId])).rows[0]!.ok;
     if (!got) return null;
@@ -63,7 +64,7 @@ export async function processIngest(pool: pg.Pool, campaignId: string, log: Logg
     const template = await getTemplateById(db, c.template_id);
     const header: string[] = c.source_header;
     const plan = planColumns(header, template, c.phone_column, c.param_map);
-    validators ??= new ValidatorPool(opts.threads);
+    const validators = opts.validators ?? (started = new ValidatorPool(opts.threads));
     validators.configure({
       campaignId, template, headerLength: header.length, phoneIndex: plan.phoneIndex, slotColumns: plan.slotColumns,
       defaultCountry: c.default_country ?? undefined, delimiter: c.source_delimiter ?? ',', crBreaks: c.source_record_delimiter === '\r', paramOptions: c.param_options ?? {},
@@ -104,7 +105,7 @@ export async function processIngest(pool: pg.Pool, campaignId: string, log: Logg
     log.info({ campaign: campaignId, rows: progress.rows }, 'ingest validated');
     return await summary(db, campaignId);
   } finally {
-    await validators?.close();
+    await started?.close();
     await lock.query(`SELECT pg_advisory_unlock(hashtextextended('ingest:' || $1, 0))`, [campaignId]).catch(() => {});
     lock.release();
   }
