@@ -64,8 +64,8 @@ function isDataError(err: unknown): boolean {
 
 /**
  * Apply stored status events to recipients until none that can be applied is left, the inbox first
- * (expandInbox). Returns how many were applied. Safe to run in several workers at once (SKIP LOCKED) and again after downtime: it simply
- * drains what is queued. Events whose message id is not recorded yet stay queued for a later run. Each
+ * (expandInbox). Returns how many were applied. Safe to run in several workers at once (SKIP LOCKED) and
+ * again after downtime: it simply drains what is queued. Events whose message id is not recorded yet stay queued for a later run. Each
  * batch and its follow-ups (re-send, opt-out, pause) commit together, so a crash repeats neither.
  */
 export async function reconcile(db: Db, batch = RECONCILE_BATCH, log?: Logger): Promise<number> {
