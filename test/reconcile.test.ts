@@ -5,6 +5,7 @@ import { addTemplate } from '../src/templates/store.ts';
 import { storeEvents } from '../src/callbacks/store.ts';
 import { reconcile } from '../src/reconcile/reconcile.ts';
 import type { CallbackStatus, StatusEvent } from '../src/callbacks/types.ts';
+import type { Db } from '../src/db/executor.ts';
 
 let t: TestDb;
 
@@ -248,4 +249,39 @@ test('concurrent reconcilers with small batches apply every event exactly once',
   assert.equal(await queueDepth(), before - events.length);
   const rows = (await t.db.raw('SELECT status::text AS status, count(*)::int AS n FROM recipients WHERE message_id = ANY($1::text[]) GROUP BY status', [ids])).rows;
   assert.deepEqual(rows, [{ status: 'read', n }]);
+});
+
+test('a run ends under a steady stream of webhooks, applying as it goes; later webhooks wait for the next run', async () => {
+  const ids = Array.from({ length: 6 }, (_, i) => `wamid.STREAM${i}`);
+  for (const id of ids) await recipient(id);
+  for (const id of ids) await storeEvents(t.db, [ev(id, 'sent')]);
+  // A webhook is stored while each expansion statement runs, as under load. Expanding "until the inbox is
+  // empty" never caught up with such a stream (and would have stopped here, at the cap).
+  const late: string[] = [];
+  let statements = 0;
+  let appliedBatches = 0;
+  const streaming: Db = {
+    ...t.db,
+    q: async (name, params) => {
+      if (name === 'status_inbox_expand') {
+        if (++statements > 50) throw new Error('expansion never ended');
+        const id = `wamid.STREAM.late${late.length}`;
+        late.push(id);
+        await storeEvents(t.db, [ev(id, 'sent')]);
+      }
+      return t.db.q(name, params);
+    },
+    tx: (fn) => t.db.tx((tx) => fn({ ...tx, q: (name, params) => {
+      if (name === 'status_events_apply_batch') appliedBatches++;
+      return tx.q(name, params);
+    } })),
+  };
+  const applied = await reconcile(streaming, 2, undefined, 2);
+  assert.equal(applied, ids.length, 'every status stored before the run, and none stored during it');
+  for (const id of ids) assert.equal((await byMessage(id)).status, 'sent');
+  assert.equal(statements, ids.length / 2 + 1, 'two inbox rows a statement, up to the newest row at the start');
+  assert.equal(appliedBatches, ids.length / 2 + 1, 'an apply batch after each two statuses expanded, and a last one');
+  const waiting = (await t.db.raw<{ n: number }>('SELECT coalesce(sum(events), 0)::int AS n FROM status_inbox')).rows[0]!.n;
+  assert.equal(waiting, late.length, 'webhooks stored during the run are still in the inbox');
+  await t.db.raw('DELETE FROM status_inbox');
 });

@@ -6,14 +6,15 @@
 INSERT INTO status_inbox (events, body) VALUES ($1, $2);
 
 -- name: status_inbox_expand
--- Move up to $1 inbox rows, oldest first (only row $2 when given), into status_events (each status
--- keeps the time its webhook was received, and the order it came in) and the reconcile queue, in one
--- statement: an inbox row is deleted exactly when its events exist. Rows refused before (`error`) are
--- skipped. Safe in several reconcilers at once (SKIP LOCKED).
+-- Move up to $1 inbox rows, oldest first (only row $2 when given; none past id $3 when given), into
+-- status_events (each status keeps the time its webhook was received, and the order it came in) and the
+-- reconcile queue, in one statement: an inbox row is deleted exactly when its events exist. Rows refused
+-- before (`error`) are skipped. Safe in several reconcilers at once (SKIP LOCKED).
 WITH taken AS (
   DELETE FROM status_inbox
   WHERE id IN (
-    SELECT id FROM status_inbox WHERE error IS NULL AND ($2::bigint IS NULL OR id = $2)
+    SELECT id FROM status_inbox
+    WHERE error IS NULL AND ($2::bigint IS NULL OR id = $2) AND ($3::bigint IS NULL OR id <= $3)
     ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
   )
   RETURNING id, received_at, body
@@ -31,8 +32,12 @@ WITH taken AS (
 SELECT (SELECT count(*) FROM taken)::int AS rows, (SELECT count(*) FROM queued)::int AS events;
 
 -- name: status_inbox_pending
--- The next $1 inbox rows to expand, one by one (after a batch was refused).
-SELECT id FROM status_inbox WHERE error IS NULL ORDER BY id LIMIT $1;
+-- The next $1 inbox rows to expand, one by one (after a batch was refused), none past id $2 when given.
+SELECT id FROM status_inbox WHERE error IS NULL AND ($2::bigint IS NULL OR id <= $2) ORDER BY id LIMIT $1;
+
+-- name: status_inbox_last_id
+-- The newest inbox row: a reconcile run expands up to it and leaves later rows to the next run.
+SELECT max(id) AS id FROM status_inbox;
 
 -- name: status_inbox_refuse
 -- Keep inbox row $1, which PostgreSQL refused to expand with $2, out of the way of the others.
