@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { phaseBodies, phaseStatuses, sign, type B5Mode } from './b5-bodies.ts';
@@ -10,7 +11,10 @@ import { phaseBodies, phaseStatuses, sign, type B5Mode } from './b5-bodies.ts';
  * requests, statuses, answers by HTTP status, wall time, and latency percentiles (from writing the request
  * to the end of the answer).
  *
- *   node bench/b5-load.ts --url URL --mode single|batch10 --messages N [--connections 50]
+ *   node bench/b5-load.ts --url URL --mode single|batch10 --messages N [--connections 50] [--dump FILE]
+ *
+ * --dump writes one line per request, in the order they were sent: when it was sent (ms after the
+ * start) and its latency (ms), to see where in a run the slow answers fall.
  */
 
 const { values } = parseArgs({
@@ -19,6 +23,7 @@ const { values } = parseArgs({
     mode: { type: 'string' },
     messages: { type: 'string' },
     connections: { type: 'string', default: '50' },
+    dump: { type: 'string' },
   },
   strict: true,
 });
@@ -26,7 +31,7 @@ const messages = Number(values.messages);
 const connections = Number(values.connections);
 const mode = values.mode as B5Mode;
 if (!values.url || !['single', 'batch10'].includes(mode) || !Number.isInteger(messages) || messages < 1 || !Number.isInteger(connections) || connections < 1) {
-  process.stderr.write('usage: node bench/b5-load.ts --url URL --mode single|batch10 --messages N [--connections 50]\n');
+  process.stderr.write('usage: node bench/b5-load.ts --url URL --mode single|batch10 --messages N [--connections 50] [--dump FILE]\n');
   process.exit(2);
 }
 const target = new URL(values.url);
@@ -62,12 +67,14 @@ function post(i: number): Promise<{ status: number; ms: number }> {
 }
 
 const latencies = new Float64Array(bodies.length);
+const starts = new Float64Array(bodies.length);
 const codes: Record<string, number> = {};
 let next = 0;
 const t0 = performance.now();
 async function lane(): Promise<void> {
   while (next < bodies.length) {
     const i = next++;
+    starts[i] = performance.now() - t0;
     const { status, ms } = await post(i);
     latencies[i] = ms;
     codes[status] = (codes[status] ?? 0) + 1;
@@ -76,6 +83,9 @@ async function lane(): Promise<void> {
 await Promise.all(Array.from({ length: Math.min(connections, bodies.length) }, lane));
 const wallMs = performance.now() - t0;
 agent.destroy();
+if (values.dump) {
+  writeFileSync(values.dump, Array.from(latencies, (ms, i) => `${starts[i]!.toFixed(2)} ${ms.toFixed(2)}`).join('\n') + '\n');
+}
 
 const sorted = latencies.slice().sort();
 const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
