@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDb, type TestDb } from './helpers/db.ts';
@@ -20,6 +20,20 @@ function csv(name: string, text: string): string {
   writeFileSync(p, text);
   return p;
 }
+
+// As root the embedded PostgreSQL runs as `postgres`; a data dir inside a folder closed to it used to end in
+// "initdb exited 1: could not open file …/.pwfile: Permission denied".
+test('as root, a CAMPAIGN_DATA_DIR the postgres user cannot reach exits 2 and names the closed folder',
+  { skip: process.getuid?.() === 0 ? false : 'only root runs the embedded server as another user' }, async () => {
+    const closed = mkdtempSync(join(tmpdir(), 'cli-closed-'));
+    chmodSync(closed, 0o700);
+    const dataDir = join(closed, 'project', '.campaign');
+    const r = await runCli(['template', 'list'], { CAMPAIGN_DATA_DIR: dataDir });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /CAMPAIGN_DATA_DIR .*cannot reach this folder/);
+    assert.ok(r.stderr.includes(`(${closed} is closed to it)`), r.stderr);
+    assert.equal(existsSync(join(dataDir, 'pg', 'PG_VERSION')), false, 'no database was initialised');
+  });
 
 test('configuration errors exit 2 and name the variable', async () => {
   const bad = await runCli(['list'], { ...env, WA_PROVIDER: 'telegram' });

@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { tmpdir, userInfo } from 'node:os';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { UsageError } from '../errors.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -52,6 +53,24 @@ async function binaries(owner: { uid: number; gid: number } | null = null): Prom
     }
   }
   return { pg_ctl: join(copy, 'bin', 'pg_ctl'), initdb: join(copy, 'bin', 'initdb'), postgres: join(copy, 'bin', 'postgres') };
+}
+
+/**
+ * As root the server runs as `postgres`, which must reach the data directory: one folder on the way that
+ * it may not enter (a checkout under /root, a 0700 temporary folder) made initdb fail with "could not open
+ * file …/.pwfile: Permission denied" and exit 1. Say instead which folder and what to set (exit 2).
+ */
+function assertReachable(dir: string, owner: { uid: number; gid: number }): void {
+  const can = (flag: string, path: string) => spawnSync('test', [flag, path], { uid: owner.uid, gid: owner.gid, stdio: 'ignore' }).status === 0;
+  if (can('-w', dir)) return;
+  const above: string[] = [];
+  for (let d = dirname(dir); !above.includes(d); d = dirname(d)) above.unshift(d);
+  const closed = above.find((d) => !can('-x', d)) ?? dir;
+  throw new UsageError(
+    `CAMPAIGN_DATA_DIR ${dir}: the embedded PostgreSQL runs as the postgres user when the tool runs as root, `
+      + `and postgres cannot reach this folder${closed !== dir ? ` (${closed} is closed to it)` : ''}. `
+      + 'Set CAMPAIGN_DATA_DIR to a folder it can reach (for example /var/lib/campaign), or DATABASE_URL to a server.',
+  );
 }
 
 /** Whether `owner` can execute `file` (every directory on the way must be searchable by it). */
@@ -179,7 +198,10 @@ export async function acquireEmbedded(dataDir: string, log?: (msg: string) => vo
     if (port !== null && (await answers(urlFor(port)))) return urlFor(port);
     const owner = await runAs();
     const bin = await binaries(owner);
-    if (owner) chownSync(root, owner.uid, owner.gid);
+    if (owner) {
+      chownSync(root, owner.uid, owner.gid);
+      assertReachable(root, owner);
+    }
     if (!existsSync(join(pgdata, 'PG_VERSION'))) {
       log?.(`initialising embedded PostgreSQL in ${pgdata}`);
       rmSync(pgdata, { recursive: true, force: true });
