@@ -2,7 +2,7 @@ import type { PgBoss } from 'pg-boss';
 import type { QueueDef } from '../src/boss.ts';
 import type { Db } from '../src/db/executor.ts';
 import type { Logger } from '../src/log.ts';
-import { reconcile, RECONCILE_BATCH } from '../src/reconcile/reconcile.ts';
+import { reconcile } from '../src/reconcile/reconcile.ts';
 
 /**
  * Apply stored callbacks to recipients, in batches. Asked for after each webhook and each send batch
@@ -23,7 +23,7 @@ export function enqueueReconcile(boss: PgBoss): Promise<string | null> {
 export async function registerReconcile(boss: PgBoss, db: Db, log: Logger): Promise<string> {
   await boss.schedule(RECONCILE.name, '* * * * *', {}, { singletonKey: 'all' });
   return boss.work(RECONCILE.name, { batchSize: 1, pollingIntervalSeconds: 0.5 }, async () => {
-    const applied = await reconcile(db, RECONCILE_BATCH, log);
+    const applied = await reconcile(db, { log });
     if (applied > 0) log.debug({ applied }, 'reconciled status events');
     return { applied };
   });

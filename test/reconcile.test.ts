@@ -242,8 +242,8 @@ test('concurrent reconcilers with small batches apply every event exactly once',
   const events = ids.flatMap((id, i) => PERMS[i % PERMS.length]!.map((st) => ev(id, st)));
   for (let i = 0; i < events.length; i += 40) await storeEvents(t.db, events.slice(i, i + 40));
   const before = await queueDepth();
-  const applied = await Promise.all([reconcile(t.db, 25), reconcile(t.db, 25), reconcile(t.db, 25)]);
-  const leftover = await reconcile(t.db, 25);
+  const applied = await Promise.all([reconcile(t.db, { batch: 25 }), reconcile(t.db, { batch: 25 }), reconcile(t.db, { batch: 25 })]);
+  const leftover = await reconcile(t.db, { batch: 25 });
   assert.equal(applied.reduce((a, b) => a + b, 0) + leftover, events.length);
   assert.equal(leftover, 0, 'the concurrent reconcilers left nothing applicable behind');
   assert.equal(await queueDepth(), before - events.length);
@@ -276,7 +276,7 @@ test('a run ends under a steady stream of webhooks, applying as it goes; later w
       return tx.q(name, params);
     } })),
   };
-  const applied = await reconcile(streaming, 2, undefined, 2);
+  const applied = await reconcile(streaming, { batch: 2, expandBatch: 2 });
   assert.equal(applied, ids.length, 'every status stored before the run, and none stored during it');
   for (const id of ids) assert.equal((await byMessage(id)).status, 'sent');
   assert.equal(statements, ids.length / 2 + 1, 'two inbox rows a statement, up to the newest row at the start');

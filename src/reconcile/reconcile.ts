@@ -79,7 +79,16 @@ function isDataError(err: unknown): boolean {
  * stay queued for a later run. Each apply batch and its follow-ups (re-send, opt-out, pause) commit
  * together, so a crash repeats neither.
  */
-export async function reconcile(db: Db, batch = RECONCILE_BATCH, log?: Logger, expandBatch = EXPAND_BATCH): Promise<number> {
+export interface ReconcileOptions {
+  /** Events applied per statement (RECONCILE_BATCH). */
+  batch?: number;
+  /** Inbox rows expanded per statement (EXPAND_BATCH). */
+  expandBatch?: number;
+  log?: Logger;
+}
+
+export async function reconcile(db: Db, opts: ReconcileOptions = {}): Promise<number> {
+  const { batch = RECONCILE_BATCH, expandBatch = EXPAND_BATCH, log } = opts;
   const upTo = (await db.q<{ id: string | null }>('status_inbox_last_id')).rows[0]!.id;
   let expanding = upTo !== null;
   let total = 0;
