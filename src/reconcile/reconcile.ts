@@ -20,13 +20,13 @@ interface Updated {
 }
 
 /**
- * Move every status waiting in the webhook inbox (none past row `upTo` when given) into status_events
- * and the reconcile queue, in batches (status_inbox_expand). Returns how many statuses were moved.
+ * Move every status waiting in the webhook inbox into status_events and the reconcile queue, in batches
+ * (status_inbox_expand). Returns how many statuses were moved.
  */
-export async function expandInbox(db: Db, batch = EXPAND_BATCH, log?: Logger, upTo: string | null = null): Promise<number> {
+export async function expandInbox(db: Db, batch = EXPAND_BATCH, log?: Logger): Promise<number> {
   let total = 0;
   for (;;) {
-    const r = await expandStep(db, batch, upTo, log);
+    const r = await expandStep(db, batch, null, log);
     total += r.events;
     if (r.rows < batch) return total;
   }
@@ -68,17 +68,6 @@ function isDataError(err: unknown): boolean {
   return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
 }
 
-/**
- * Apply stored status events to recipients until none that can be applied is left. Returns how many were
- * applied. The inbox is expanded up to the row that was newest when the run started, a batch's worth
- * of statuses at a time, each followed by an apply batch: under a steady stream of webhooks, expanding "until the inbox
- * is empty" never ended, and nothing was applied until the stream stopped (B5, 20,000 POSTs of ten
- * statuses: all 200,000 still queued at the last 200). Rows stored later are the next run's: every
- * stored webhook asks for one (jobs/reconcile.ts). Safe to run in several workers at once (SKIP LOCKED)
- * and again after downtime: it simply drains what is queued. Events whose message id is not recorded yet
- * stay queued for a later run. Each apply batch and its follow-ups (re-send, opt-out, pause) commit
- * together, so a crash repeats neither.
- */
 export interface ReconcileOptions {
   /** Events applied per statement (RECONCILE_BATCH). */
   batch?: number;
@@ -87,6 +76,17 @@ export interface ReconcileOptions {
   log?: Logger;
 }
 
+/**
+ * Apply stored status events to recipients until none that can be applied is left. Returns how many were
+ * applied. The inbox is expanded up to the row that was newest when the run started, a batch's worth
+ * of statuses at a time, each followed by an apply batch: under a steady stream of webhooks, expanding
+ * "until the inbox is empty" never ended, and nothing was applied until the stream stopped (B5, 20,000
+ * POSTs of ten statuses: all 200,000 still queued at the last 200). Rows stored later are the next
+ * run's: every stored webhook asks for one (jobs/reconcile.ts). Safe to run in several workers at once
+ * (SKIP LOCKED) and again after downtime: it simply drains what is queued. Events whose message id is
+ * not recorded yet stay queued for a later run. Each apply batch and its follow-ups (re-send, opt-out,
+ * pause) commit together, so a crash repeats neither.
+ */
 export async function reconcile(db: Db, opts: ReconcileOptions = {}): Promise<number> {
   const { batch = RECONCILE_BATCH, expandBatch = EXPAND_BATCH, log } = opts;
   const upTo = (await db.q<{ id: string | null }>('status_inbox_last_id')).rows[0]!.id;
