@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createPool } from '../src/db/executor.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { loadQueries } from '../src/db/queries.ts';
-import { acquireServer, createFreshDb } from './lib.ts';
+import { acquireServer, createFreshDb, pidCpuSeconds } from './lib.ts';
 
 /**
  * `npm run bench:apply [-- --recipients 100000 --per-message 2 --sql FILE]`: what reconcile's apply step
@@ -68,10 +67,7 @@ try {
     await c.query('VACUUM ANALYZE recipients, status_events, status_event_queue');
 
     const pid = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-    const cpuMs = () => {
-      const rest = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return (Number(rest[11]) + Number(rest[12])) * 10;
-    };
+    const cpuMs = () => Math.round((pidCpuSeconds(pid) ?? Number.NaN) * 1000);
     const cpu0 = cpuMs();
     const t0 = performance.now();
     let applied = 0;

@@ -5,8 +5,8 @@ import { createPool, poolDb } from '../src/db/executor.ts';
 import { reconcile } from '../src/reconcile/reconcile.ts';
 import { B5_APP_SECRET, ID_DIGITS, ID_PREFIX, ID_SUFFIX, messageId, phaseBodies, phaseStatuses, type B5Mode } from './b5-bodies.ts';
 import {
-  BENCH_TEMPLATE_ARGS, REPO_ROOT, descendants, exitText, figure, figureAtLeast, fmt, fmtRows, lastLines, now,
-  parseJsonOut, runCli, spawnCli, spawnProc, waitFor,
+  BENCH_TEMPLATE_ARGS, REPO_ROOT, cpuSecondsBetween, descendants, exitText, figure, figureAtLeast, fmt, fmtRows, lastLines, now,
+  parseJsonOut, pidCpuSeconds, runCli, spawnCli, spawnProc, waitFor,
   type BenchContext, type Benchmark, type Figure, type Proc, type SpawnOptions,
 } from './lib.ts';
 
@@ -220,7 +220,7 @@ export const b5: Benchmark = {
         const eventsStored = await storedEvents();
         measured[mode] = {
           ...out, at_last_200: atLast200, final, events_stored: eventsStored, reconciled_s: done === null ? null : (done - out.endedAt) / 1000,
-          cpu_s: { worker: round(sumDelta(cpu0.worker, cpu1.worker)), postgres_backends: round(sumDelta(cpu0.postgres, cpu1.postgres)) },
+          cpu_s: { worker: round(cpuSecondsBetween(cpu0.worker, cpu1.worker)), postgres_backends: round(cpuSecondsBetween(cpu0.postgres, cpu1.postgres)) },
         };
         if (eventsStored !== storedSoFar) ctx.log(`B5: ${eventsStored} events stored, expected ${storedSoFar}`);
       }
@@ -282,22 +282,12 @@ export const b5: Benchmark = {
   },
 };
 
-// CPU seconds from /proc (user + system, clock ticks of 1/100 s), per pid. A delta counts the processes
-// alive at its end: one that started in between counts whole, one that exited in between is missed.
-function cpuOfPid(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(rest[11]) + Number(rest[12])) / 100;
-  } catch {
-    return null;
-  }
-}
-
+// CPU seconds from /proc, per pid (pidCpuSeconds). A delta (cpuSecondsBetween) counts the processes alive
+// at its end: one that started in between counts whole, one that exited in between is missed.
 function cpuOf(pids: number[]): Map<number, number> {
   const out = new Map<number, number>();
   for (const p of pids) {
-    const c = cpuOfPid(p);
+    const c = pidCpuSeconds(p);
     if (c !== null) out.set(p, c);
   }
   return out;
@@ -320,12 +310,6 @@ function postgresCpu(db: string): Map<number, number> {
     }
   });
   return cpuOf(pids);
-}
-
-function sumDelta(before: Map<number, number>, after: Map<number, number>): number {
-  let total = 0;
-  for (const [pid, c] of after) total += Math.max(0, c - (before.get(pid) ?? 0));
-  return total;
 }
 
 function round(x: number, digits = 2): number {

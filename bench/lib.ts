@@ -586,7 +586,12 @@ export function cpuSecondsBetween(before: Map<number, number>, after: Map<number
 }
 
 function procCpuSeconds(pid: number): number {
-  try { return cpuOfStat(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return 0; }
+  return pidCpuSeconds(pid) ?? 0;
+}
+
+/** CPU seconds (user + system) used so far by `pid`; null once it has exited (or without /proc). */
+export function pidCpuSeconds(pid: number): number | null {
+  try { return cpuOfStat(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return null; }
 }
 
 function cpuOfStat(stat: string): number {
