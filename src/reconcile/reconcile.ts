@@ -113,12 +113,12 @@ function applyBatch(db: Db, batch: number): Promise<number> {
   });
 }
 
-async function followUps(tx: Db, updated: Updated[]): Promise<void> {
+/** `failed`: the recipients the batch left failed (status_events_apply_batch returns only those). */
+async function followUps(tx: Db, failed: Updated[]): Promise<void> {
   const resend: Updated[] = [];
   const suppress: string[] = [];
   const pause = new Set<string>();
-  for (const u of updated) {
-    if (u.status !== 'failed') continue;
+  for (const u of failed) {
     const f = followUpFor(u.error_code);
     if (f === 'resend') resend.push(u);
     else if (f === 'suppress') suppress.push(u.phone_e164);
