@@ -221,15 +221,15 @@ test('--ambiguous also resends rows whose outcome is unknown: settled (failed) a
 
   // The first request of line 2 did go out after all: its late answer settles the requeued row, and
   // nothing is sent again.
-  await t.db.q('attempt_finish_accepted_many', [id, [2], [2], ['wamid.late'], [200]]);
+  await t.db.q('attempt_finish_accepted_many', [id, [2], [2], ['wamid.late'], [200], [Date.now()]]);
   const claimed = (await t.db.q('recipient_claim_batch', [id, 'w-test', 10])).rows.map((c) => c.line).sort();
   assert.deepEqual(claimed, [1, 3]);
   assert.equal((await rowsOf(id)).get(2)!.status, 'accepted');
   // A late answer for an earlier attempt never settles a row sent again since.
   const started = (await t.db.q('attempt_start_many', [id, [1], 'w-test'])).rows[0];
   assert.equal(started.attempt, 2);
-  await t.db.q('attempt_finish_accepted_many', [id, [1], [1], ['wamid.stale'], [200]]);
-  await t.db.q('attempt_finish_failed', [id, 1, 1, 400, '131026', 'stale']);
+  await t.db.q('attempt_finish_accepted_many', [id, [1], [1], ['wamid.stale'], [200], [Date.now()]]);
+  await t.db.q('attempt_finish_failed', [id, 1, 1, 400, '131026', 'stale', Date.now()]);
   const row1 = (await t.db.raw(`SELECT status::text, send_phase::text, message_id FROM recipients WHERE campaign_id = $1 AND line = 1`, [id])).rows[0];
   assert.deepEqual(row1, { status: 'sending', send_phase: 'in_flight', message_id: null });
 });
@@ -291,7 +291,7 @@ test('a requeued recipient gets a fresh attempt budget: it fails again only afte
     const claimed = (await t.db.q('recipient_claim_batch', [id, 'w-test', 10])).rows;
     assert.equal(claimed.length, 1, 'the row is claimable');
     const attempt: number = (await t.db.q('attempt_start_many', [id, [1], 'w-test'])).rows[0].attempt;
-    await recordOutcome(t.db, { campaignId: id, line: 1, attempt, to }, unavailable, classifyOutcome(unavailable), { settleS: 600, random: () => 0 });
+    await recordOutcome(t.db, { campaignId: id, line: 1, attempt, to, writtenAt: Date.now() }, unavailable, classifyOutcome(unavailable), { settleS: 600, random: () => 0 });
     return attempt;
   };
   const status = async () => (await rowsOf(id)).get(1)!;

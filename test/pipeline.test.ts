@@ -64,6 +64,11 @@ test('the thin path: CSV → ingest → send through the sandbox → signed webh
     assert.equal(report.attempts.requests, sandbox.requests);
     assert.ok(report.attempts.retries > 0, 'the sandbox answered some 408s, which were retried');
     assert.equal(report.attempts.requests, report.ingest.accepted + report.attempts.retries);
+    // Each request's write time is stored with its outcome (the sandbox cannot tell the write apart, so it
+    // is when the answer came).
+    const unstamped = await t.db.raw<{ n: number }>(`SELECT count(*)::int AS n FROM send_attempts
+      WHERE campaign_id = $1 AND (written_at IS NULL OR written_at NOT BETWEEN started_at AND finished_at)`, [created.id]);
+    assert.equal(unstamped.rows[0]!.n, 0);
     assert.ok(report.rates.delivered > 0.8);
   } finally {
     await worker.stop();

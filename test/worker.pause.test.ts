@@ -11,6 +11,7 @@ import { addTemplate } from '../src/templates/store.ts';
 import { createCampaign, startCampaign } from '../src/campaigns/service.ts';
 import { buildReport } from '../src/report/report.ts';
 import { createLogger } from '../src/log.ts';
+import { maxInWindow } from './helpers/window.ts';
 
 /**
  * `campaign pause ID` takes effect within a second in every worker: several worker processes send one
@@ -115,4 +116,15 @@ test(`pause stops every one of ${WORKERS} workers within ${PAUSE_WITHIN_MS} ms; 
   assert.equal(report.status.accepted, ROWS);
   assert.equal(report.attempts.requests, ROWS);
   assert.equal(report.pause_reason, null);
+
+  // The record proves the shared limit: every request's write time is stored with its outcome, and no
+  // rolling second holds more than RPS of them across the three workers.
+  const written = (await t.db.raw<{ ms: string | null; ok: boolean }>(`
+    SELECT extract(epoch FROM written_at) * 1000 AS ms, written_at BETWEEN started_at AND finished_at AS ok
+    FROM send_attempts WHERE campaign_id = $1 ORDER BY written_at`, [c.id])).rows;
+  assert.equal(written.length, ROWS);
+  assert.ok(written.every((w) => w.ms !== null && w.ok), 'each attempt was written after it was recorded and before its answer was');
+  const most = maxInWindow(written.map((w) => Number(w.ms)), 1000);
+  tc.diagnostic(`most writes in a rolling second: ${most} (limit ${RPS})`);
+  assert.ok(most <= RPS, `${most} requests written within one rolling second (limit ${RPS})`);
 });

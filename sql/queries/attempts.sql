@@ -21,12 +21,12 @@ RETURNING line, attempt;
 
 -- name: attempt_finish_accepted_many
 -- One or several answers with a message id: $1 campaign, $2 lines, $3 attempts, $4 message ids, $5 http
--- statuses (arrays of one length). A row the rescuer marked ambiguous meanwhile is settled by the answer
+-- statuses, $6 when each request left (epoch ms, see migration 0018; arrays of one length). A row the rescuer marked ambiguous meanwhile is settled by the answer
 -- that did come back; so is one that `retry --ambiguous` put back in the queue and that has not been sent
 -- again yet (queued or claimed, still at this attempt): the message went out, and attempt_start_many will
 -- find nothing to send.
 WITH k AS (
-  SELECT * FROM unnest($2::int[], $3::int[], $4::text[], $5::int[]) AS k (line, attempt, message_id, http)
+  SELECT * FROM unnest($2::int[], $3::int[], $4::text[], $5::int[], $6::float8[]) AS k (line, attempt, message_id, http, written_ms)
 ), r AS (
   UPDATE recipients rc SET status = 'accepted', send_phase = NULL, claimed_by = NULL, claimed_at = NULL,
          retry_at = NULL, message_id = k.message_id, accepted_at = now(), error_code = NULL, error_title = NULL, updated_at = now()
@@ -35,14 +35,16 @@ WITH k AS (
     AND (rc.status = 'queued' OR (rc.status = 'sending' AND rc.send_phase IN ('claimed', 'in_flight', 'ambiguous')))
   RETURNING rc.line
 )
-UPDATE send_attempts a SET finished_at = now(), result = 'accepted', http_status = k.http, message_id = k.message_id
+UPDATE send_attempts a SET finished_at = now(), result = 'accepted', http_status = k.http, message_id = k.message_id,
+       written_at = to_timestamp(k.written_ms / 1000)
 FROM k
 WHERE a.campaign_id = $1 AND a.line = k.line AND a.attempt = k.attempt;
 
 -- name: attempt_finish_wait
 -- $1 campaign, $2 line, $3 attempt, $4 result ('retry'|'delay'|'ambiguous'), $5 http status, $6 code,
 -- $7 title, $8 seconds to wait, $9 free: the attempt does not use up the row's budget (the channel's
--- breaker is open: the provider is down, not this message's fault; attempt_base moves up with attempts).
+-- breaker is open: the provider is down, not this message's fault; attempt_base moves up with attempts),
+-- $10 when the request left (epoch ms; null if it never did).
 -- The row stays `sending`: waiting for its retry, or for a status webhook that settles an ambiguous request.
 WITH r AS (
   UPDATE recipients SET send_phase = (CASE WHEN $4 = 'ambiguous' THEN 'ambiguous' ELSE 'retry_wait' END)::send_phase,
@@ -52,28 +54,33 @@ WITH r AS (
   WHERE campaign_id = $1 AND line = $2 AND attempts = $3 AND status = 'sending' AND send_phase = 'in_flight'
   RETURNING line
 )
-UPDATE send_attempts SET finished_at = now(), result = $4, http_status = $5, error_code = $6, error_title = $7
+UPDATE send_attempts SET finished_at = now(), result = $4, http_status = $5, error_code = $6, error_title = $7,
+       written_at = to_timestamp($10::float8 / 1000)
 WHERE campaign_id = $1 AND line = $2 AND attempt = $3;
 
 -- name: attempt_finish_failed
--- $1 campaign, $2 line, $3 attempt, $4 http status, $5 code, $6 title.
+-- $1 campaign, $2 line, $3 attempt, $4 http status, $5 code, $6 title, $7 when the request left (epoch
+-- ms; null if it never did).
 WITH r AS (
   UPDATE recipients SET status = 'failed', send_phase = NULL, claimed_by = NULL, claimed_at = NULL, retry_at = NULL,
          failed_at = now(), error_code = $5, error_title = $6, updated_at = now()
   WHERE campaign_id = $1 AND line = $2 AND attempts = $3 AND status = 'sending' AND send_phase = 'in_flight'
   RETURNING line
 )
-UPDATE send_attempts SET finished_at = now(), result = 'failed', http_status = $4, error_code = $5, error_title = $6
+UPDATE send_attempts SET finished_at = now(), result = 'failed', http_status = $4, error_code = $5, error_title = $6,
+       written_at = to_timestamp($7::float8 / 1000)
 WHERE campaign_id = $1 AND line = $2 AND attempt = $3;
 
 -- name: attempt_finish_requeue
--- $1 campaign, $2 line, $3 attempt, $4 http status, $5 code, $6 title. The provider refused the request
--- for a reason that pauses the campaign: nothing went out, so the recipient waits in the queue.
+-- $1 campaign, $2 line, $3 attempt, $4 http status, $5 code, $6 title, $7 when the request left (epoch
+-- ms). The provider refused the request for a reason that pauses the campaign: nothing went out, so the
+-- recipient waits in the queue.
 WITH r AS (
   UPDATE recipients SET status = 'queued', send_phase = NULL, claimed_by = NULL, claimed_at = NULL, retry_at = NULL,
          updated_at = now()
   WHERE campaign_id = $1 AND line = $2 AND attempts = $3 AND status = 'sending' AND send_phase = 'in_flight'
   RETURNING line
 )
-UPDATE send_attempts SET finished_at = now(), result = 'paused', http_status = $4, error_code = $5, error_title = $6
+UPDATE send_attempts SET finished_at = now(), result = 'paused', http_status = $4, error_code = $5, error_title = $6,
+       written_at = to_timestamp($7::float8 / 1000)
 WHERE campaign_id = $1 AND line = $2 AND attempt = $3;

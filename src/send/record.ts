@@ -17,6 +17,8 @@ export interface AttemptRef {
   line: number;
   attempt: number;
   to: string;
+  /** When the request left, as the rate limit counted it (epoch ms, sub-ms; null if it never left). */
+  writtenAt: number | null;
 }
 
 export interface RecordResult {
@@ -51,13 +53,13 @@ export async function recordOutcome(
     recordAccepted?: (ref: AttemptRef, messageId: string, httpStatus: number) => Promise<void>;
   },
 ): Promise<RecordResult> {
-  const { campaignId, line, attempt } = ref;
+  const { campaignId, line, attempt, writtenAt } = ref;
   const e = storedError(outcome);
   switch (action.action) {
     case 'accepted': {
       if (outcome.kind !== 'accepted') throw new Error('accepted action without a message id');
       if (opts.recordAccepted) await opts.recordAccepted(ref, outcome.messageId, outcome.httpStatus);
-      else await db.q('attempt_finish_accepted_many', [campaignId, [line], [attempt], [outcome.messageId], [outcome.httpStatus]]);
+      else await db.q('attempt_finish_accepted_many', [campaignId, [line], [attempt], [outcome.messageId], [outcome.httpStatus], [writtenAt]]);
       return {};
     }
     case 'retry':
@@ -67,29 +69,29 @@ export async function recordOutcome(
       // count against the recipient (nothing fails for good while the channel is down).
       const free = action.action === 'retry' && opts.channelDown === true;
       if (used >= MAX_ATTEMPTS && !free) {
-        await db.q('attempt_finish_failed', [campaignId, line, attempt, e.http, e.code, e.title]);
+        await db.q('attempt_finish_failed', [campaignId, line, attempt, e.http, e.code, e.title, writtenAt]);
         return {};
       }
       const jitter = backoffMs(Math.min(used, MAX_ATTEMPTS) - 1, RETRY_BASE_MS, RETRY_CAP_MS, opts.random ?? Math.random);
       const waitMs = Math.max(jitter, action.minDelayMs);
       const result = action.action === 'retry' ? 'retry' : 'delay';
-      await db.q('attempt_finish_wait', [campaignId, line, attempt, result, e.http, e.code, e.title, waitMs / 1000, free]);
+      await db.q('attempt_finish_wait', [campaignId, line, attempt, result, e.http, e.code, e.title, waitMs / 1000, free, writtenAt]);
       return {};
     }
     case 'ambiguous': {
-      await db.q('attempt_finish_wait', [campaignId, line, attempt, 'ambiguous', e.http, e.code, e.title, opts.settleS, false]);
+      await db.q('attempt_finish_wait', [campaignId, line, attempt, 'ambiguous', e.http, e.code, e.title, opts.settleS, false, writtenAt]);
       return {};
     }
     case 'fail': {
       await db.tx(async (tx) => {
-        await tx.q('attempt_finish_failed', [campaignId, line, attempt, e.http, e.code, e.title]);
+        await tx.q('attempt_finish_failed', [campaignId, line, attempt, e.http, e.code, e.title, writtenAt]);
         if (action.suppress) await tx.q('suppression_add_many', [[ref.to], `provider error ${e.code}`, `campaign ${campaignId}`]);
       });
       return {};
     }
     case 'pause': {
       await db.tx(async (tx) => {
-        await tx.q('attempt_finish_requeue', [campaignId, line, attempt, e.http, e.code, e.title]);
+        await tx.q('attempt_finish_requeue', [campaignId, line, attempt, e.http, e.code, e.title, writtenAt]);
         await tx.q('campaign_pause', [campaignId, action.reason]);
       });
       return { paused: action.reason };

@@ -106,7 +106,7 @@ export async function sendCampaign(ctx: SendContext, campaignId: string, runMs =
       return lines.map((l) => byLine.get(l));
     }),
     accepted: new GroupCommit(async (items: Array<{ ref: AttemptRef; messageId: string; http: number }>) => {
-      await db.q('attempt_finish_accepted_many', [campaignId, items.map((i) => i.ref.line), items.map((i) => i.ref.attempt), items.map((i) => i.messageId), items.map((i) => i.http)]);
+      await db.q('attempt_finish_accepted_many', [campaignId, items.map((i) => i.ref.line), items.map((i) => i.ref.attempt), items.map((i) => i.messageId), items.map((i) => i.http), items.map((i) => i.ref.writtenAt)]);
       return items.map(() => undefined);
     }),
   };
@@ -211,15 +211,20 @@ async function sendOne(
     if (probe) channel.breaker.record(false, true);
     return 'not_started';
   }
-  const ref = { campaignId, line: row.line, attempt, to: row.phone_e164 };
   // No abort signal here: a request that left is allowed to finish, so its answer is recorded. The rate
-  // limit counts it from the moment it is written.
+  // limit counts it from the moment it is written, and that moment is stored with the outcome.
   // The slot is exact at the write: wait out the grant's lead (the attempt was recorded meanwhile).
   await grant.ready();
-  const outcome = await channel.client.send({ to: row.phone_e164, template, params: row.params, onWritten: () => grant.depart() });
+  let writtenAt: number | null = null;
+  const departed = () => {
+    writtenAt ??= performance.timeOrigin + performance.now();
+    grant.depart();
+  };
+  const outcome = await channel.client.send({ to: row.phone_e164, template, params: row.params, onWritten: departed });
   // An answer means it was written (an adapter without the hook); a failure before the write never left.
   if (outcome.kind === 'network' && outcome.phase === 'before_write') grant.cancel();
-  else grant.depart();
+  else departed();
+  const ref: AttemptRef = { campaignId, line: row.line, attempt, to: row.phone_e164, writtenAt };
   const action = classifyOutcome(outcome);
   metrics.sendOutcome(channel.name, action.action);
   const transient = action.action === 'ambiguous' || (action.action === 'retry' && !action.slowChannel);
