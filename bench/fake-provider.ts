@@ -6,7 +6,8 @@ import type { AddressInfo } from 'node:net';
  * every POST with 200 and a unique wamid, and timestamps each request's arrival (performance.now(), when
  * its headers are parsed). Zero latency unless asked: the answer is written as soon as the body has been
  * read, so the fake costs as little as a server can. With `recordTo` it also counts requests per `to`
- * (one JSON.parse per request), to show that nothing was sent twice.
+ * (one JSON.parse per request), to show that nothing was sent twice, and keeps when each `to` first
+ * arrived (to compare with when the worker wrote it).
  *
  * The harness process does nothing else while a benchmark measures (it only polls a counter), so the
  * timestamps are not delayed by other work on its event loop.
@@ -21,6 +22,8 @@ export interface FakeProvider {
   arrivals: number[];
   /** `to` → requests, when started with recordTo. */
   tos: Map<string, number> | null;
+  /** `to` (as sent: E.164 digits without +) → performance.now() of its first arrival, with recordTo. */
+  firstArrival: Map<string, number> | null;
   /** Answers that were not 200 (a body that was not a template send, with recordTo). */
   rejected: number;
   /** Sockets the server accepted since the last reset. */
@@ -47,12 +50,14 @@ export async function startFakeProvider(opts: FakeProviderOptions = {}): Promise
     messagesUrl: (id) => `${fake.url}/${encodeURIComponent(id)}/messages`,
     arrivals: [],
     tos: opts.recordTo ? new Map() : null,
+    firstArrival: opts.recordTo ? new Map() : null,
     rejected: 0,
     connections: 0,
     sampleBody: null,
     reset() {
       fake.arrivals = [];
       fake.tos = opts.recordTo ? new Map() : null;
+      fake.firstArrival = opts.recordTo ? new Map() : null;
       fake.rejected = 0;
       fake.connections = 0;
       fake.sampleBody = null;
@@ -76,7 +81,8 @@ export async function startFakeProvider(opts: FakeProviderOptions = {}): Promise
   };
 
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    fake.arrivals.push(performance.now());
+    const at = performance.now();
+    fake.arrivals.push(at);
     const keepBody = opts.recordTo || fake.sampleBody === null;
     const chunks: Buffer[] = [];
     if (keepBody) req.on('data', (c: Buffer) => chunks.push(c));
@@ -92,6 +98,7 @@ export async function startFakeProvider(opts: FakeProviderOptions = {}): Promise
             if (typeof v === 'string' && v !== '') to = v;
           } catch { /* answered 400 below */ }
           if (to && fake.tos) fake.tos.set(to, (fake.tos.get(to) ?? 0) + 1);
+          if (to && fake.firstArrival && !fake.firstArrival.has(to)) fake.firstArrival.set(to, at);
         }
       }
       if (latencyMs > 0) setTimeout(() => answer(res, to), latencyMs);
