@@ -4,6 +4,7 @@ import { createPool } from '../src/db/executor.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { loadQueries } from '../src/db/queries.ts';
 import { acquireServer, createFreshDb, pidCpuSeconds } from './lib.ts';
+import { seedCampaign } from './seed.ts';
 
 /**
  * `npm run bench:apply [-- --recipients 100000 --per-message 2 --sql FILE]`: what reconcile's apply step
@@ -46,15 +47,7 @@ try {
   const c = new pg.Client({ connectionString: db.url });
   await c.connect();
   try {
-    await c.query(`INSERT INTO templates (name, language, category, body, parameter_format, slots)
-      VALUES ('t', 'en', 'marketing', 'Hi {{1}}', 'positional', '{body.1}')`);
-    const campaign = (await c.query<{ id: string }>(`
-      INSERT INTO campaigns (name, template_id, channel, state, phone_column, param_map, ingest_state, ingest_rows, ingest_accepted, started_at, completed_at)
-      SELECT 'apply', id, 'default', 'completed', 'phone', '{"body.1":"name"}', 'done', $1, $1, now(), now() FROM templates RETURNING id`, [recipients])).rows[0]!.id;
-    await c.query(`
-      INSERT INTO recipients (campaign_id, line, phone_input, phone_e164, params, outcome, status, attempts, message_id, accepted_at)
-      SELECT $1, g + 2, p, p, '{"body.1":"Budi"}', 'accepted', 'accepted', 1, 'wamid.' || lpad(g::text, 12, '0'), now()
-      FROM generate_series(0, $2 - 1) g, LATERAL (SELECT '+62812' || right((10000000 + g)::text, 8) AS p) x`, [campaign, recipients]);
+    await seedCampaign(c, { name: 'apply', rows: recipients, state: 'completed', status: 'accepted' });
     await c.query(`
       WITH ins AS (
         INSERT INTO status_events (received_at, provider, message_id, status, occurred_at, recipient_id, raw)
