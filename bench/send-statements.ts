@@ -41,10 +41,11 @@ if (!Number.isInteger(recipients) || recipients < 1000 || !Number.isInteger(batc
 }
 const CLAIM = 500;
 const queries = loadQueries(values.sql);
-const text = (name: string): string => {
+/** The statement as the worker's Db.q runs it: by name (prepared once per connection) when marked so. */
+const statement = (name: string, params: unknown[]): pg.QueryConfig => {
   const q = queries.get(name);
   if (!q) throw new Error(`no ${name} in ${values.sql ?? 'sql/queries'}`);
-  return q.text;
+  return q.prepared ? { name, text: q.text, values: params } : { text: q.text, values: params };
 };
 const STATEMENTS = ['recipient_claim_batch', 'attempt_start_many', 'attempt_finish_accepted_many'] as const;
 type Statement = (typeof STATEMENTS)[number];
@@ -77,7 +78,7 @@ try {
       const phase = sent < recipients / 10 ? 1 : sent >= recipients * 0.9 ? 2 : 0;
       const c0 = cpu();
       const t0 = performance.now();
-      const r = await c.query(text(s), params);
+      const r = await c.query(statement(s, params));
       const wall = (performance.now() - t0) / 1000;
       const used = cpu() - c0;
       spent[s].wall[0]! += wall;
