@@ -61,15 +61,22 @@ export class Inbox {
     const encoded = encodeStatuses(statuses);
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ statuses: encoded, inbound, resolve, reject });
-      if (this.flushing === 0 || (this.flushing < PARALLEL_FLUSHES && this.queue.length >= MIN_SIDE_FLUSH)) void this.drain();
+      if (this.flushing < PARALLEL_FLUSHES && this.worthFlushing(this.flushing)) void this.drain();
     });
+  }
+
+  /**
+   * Whether the waiting requests are worth a flush beside `others` running ones: with none, any; beside
+   * another, only MIN_SIDE_FLUSH or more (the running flush takes fewer when it is done).
+   */
+  private worthFlushing(others: number): boolean {
+    return this.queue.length > 0 && (others === 0 || this.queue.length >= MIN_SIDE_FLUSH);
   }
 
   private async drain(): Promise<void> {
     this.flushing++;
     try {
-      // Beside another flush, only with MIN_SIDE_FLUSH requests waiting; the last flush running takes any.
-      while (this.queue.length > 0 && (this.flushing === 1 || this.queue.length >= MIN_SIDE_FLUSH)) {
+      while (this.worthFlushing(this.flushing - 1)) {
         let events = 0;
         let n = 0;
         while (n < this.queue.length && (n === 0 || events + this.queue[n]!.statuses.count <= MAX_EVENTS_PER_FLUSH)) {
