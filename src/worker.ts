@@ -75,6 +75,10 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
   // of applying them, then applies them in big batches.
   let firstWaiting = 0;
   let nudgeTimer: NodeJS.Timeout | null = null;
+  // Set once the reconcile handler is registered (below): an idle one is woken for the job, not left to
+  // find it at its next poll, up to 0.5 s later. B5 at ten statuses per POST, last 200 to all reconciled:
+  // 4.34–4.69 s (four runs) against 4.50–5.53 s (three) before; a direct reconcile() took 3.92 s.
+  let reconcileWorker: string | null = null;
   const nudgeReconcile = () => {
     if (stopping.signal.aborted) return;
     const now = Date.now();
@@ -83,7 +87,9 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
     const due = Math.min(now + RECONCILE_QUIET_MS, firstWaiting + RECONCILE_MAX_DELAY_MS);
     nudgeTimer = setTimeout(() => {
       nudgeTimer = null;
-      enqueueReconcile(boss).catch((err) => log.warn({ err }, 'could not enqueue reconcile'));
+      enqueueReconcile(boss)
+        .then(() => { if (reconcileWorker) boss.notifyWorker(reconcileWorker); })
+        .catch((err) => log.warn({ err }, 'could not enqueue reconcile'));
     }, Math.max(0, due - now));
   };
 
@@ -130,7 +136,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
   });
   await registerCampaignIngest(boss, opts.pool, log);
   await registerScheduleFire(boss, { db, pool: opts.pool, log });
-  await registerReconcile(boss, db, log);
+  reconcileWorker = await registerReconcile(boss, db, log);
   await registerMaintenance(boss, db, log, config.ambiguousSettleS);
   const tick = setInterval(() => void enqueueMaintenance(boss).catch(() => {}), TICK_MS);
   // `campaign start` and `resume` NOTIFY campaign_wake: the campaign gets its send job now rather than at
