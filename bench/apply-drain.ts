@@ -1,10 +1,8 @@
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { createPool } from '../src/db/executor.ts';
-import { migrate } from '../src/db/migrate.ts';
 import { loadQueries } from '../src/db/queries.ts';
-import { acquireServer, createFreshDb, pidCpuSeconds } from './lib.ts';
-import { seedCampaign } from './seed.ts';
+import { pidCpuSeconds } from './lib.ts';
+import { seedCampaign, withScratchDb } from './scratch.ts';
 
 /**
  * `npm run bench:apply [-- --recipients 100000 --per-message 2 --sql FILE]`: what reconcile's apply step
@@ -37,50 +35,35 @@ const STATUSES = ['delivered', 'read', 'sent'].slice(0, perMessage);
 const apply = loadQueries(values.sql).get('status_events_apply_batch');
 if (!apply) throw new Error(`no status_events_apply_batch in ${values.sql ?? 'sql/queries'}`);
 
-const log = (m: string) => process.stderr.write(`[apply-drain] ${m}\n`);
-const server = await acquireServer(log);
-const db = await createFreshDb(server.adminUrl, 'apply');
-try {
-  const pool = createPool(db.url, { max: 1 });
-  await migrate(pool);
-  await pool.end();
-  const c = new pg.Client({ connectionString: db.url });
-  await c.connect();
-  try {
-    await seedCampaign(c, { name: 'apply', rows: recipients, state: 'completed', status: 'accepted' });
-    await c.query(`
-      WITH ins AS (
-        INSERT INTO status_events (received_at, provider, message_id, status, occurred_at, recipient_id, raw)
-        SELECT now(), 'cloud', 'wamid.' || lpad(g::text, 12, '0'), s, now(), '6281234567890',
-               json_build_object('id', 'wamid.' || lpad(g::text, 12, '0'), 'status', s, 'timestamp', '1750263773',
-                                 'conversation', json_build_object('id', 'c1', 'origin', json_build_object('type', 'marketing')))
-        FROM generate_series(0, $1 - 1) g, unnest($2::text[]) WITH ORDINALITY AS u(s, o) ORDER BY g, o
-        RETURNING id, message_id)
-      INSERT INTO status_event_queue (event_id, message_id) SELECT id, message_id FROM ins`, [recipients, STATUSES]);
-    await c.query('VACUUM ANALYZE recipients, status_events, status_event_queue');
+await withScratchDb('apply-drain', async (c) => {
+  await seedCampaign(c, { name: 'apply', rows: recipients, state: 'completed', status: 'accepted' });
+  await c.query(`
+    WITH ins AS (
+      INSERT INTO status_events (received_at, provider, message_id, status, occurred_at, recipient_id, raw)
+      SELECT now(), 'cloud', 'wamid.' || lpad(g::text, 12, '0'), s, now(), '6281234567890',
+             json_build_object('id', 'wamid.' || lpad(g::text, 12, '0'), 'status', s, 'timestamp', '1750263773',
+                               'conversation', json_build_object('id', 'c1', 'origin', json_build_object('type', 'marketing')))
+      FROM generate_series(0, $1 - 1) g, unnest($2::text[]) WITH ORDINALITY AS u(s, o) ORDER BY g, o
+      RETURNING id, message_id)
+    INSERT INTO status_event_queue (event_id, message_id) SELECT id, message_id FROM ins`, [recipients, STATUSES]);
+  await c.query('VACUUM ANALYZE recipients, status_events, status_event_queue');
 
-    const pid = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-    const cpuMs = () => Math.round((pidCpuSeconds(pid) ?? Number.NaN) * 1000);
-    const cpu0 = cpuMs();
-    const t0 = performance.now();
-    let applied = 0;
-    let statements = 0;
-    for (;;) {
-      const n = (await c.query<{ applied: number }>(apply.text, [BATCH])).rows[0]!.applied;
-      applied += n;
-      statements++;
-      if (n < BATCH) break;
-    }
-    const wall = performance.now() - t0;
-    const cpu = cpuMs() - cpu0;
-    process.stdout.write(`${JSON.stringify({
-      sql: values.sql ?? 'sql/queries', recipients, per_message: perMessage, applied, statements,
-      wall_ms: Math.round(wall), backend_cpu_ms: cpu, events_per_s: Math.round(applied / (wall / 1000)),
-    })}\n`);
-  } finally {
-    await c.end();
+  const pid = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+  const cpuMs = () => Math.round((pidCpuSeconds(pid) ?? Number.NaN) * 1000);
+  const cpu0 = cpuMs();
+  const t0 = performance.now();
+  let applied = 0;
+  let statements = 0;
+  for (;;) {
+    const n = (await c.query<{ applied: number }>(apply.text, [BATCH])).rows[0]!.applied;
+    applied += n;
+    statements++;
+    if (n < BATCH) break;
   }
-} finally {
-  await db.drop();
-  await server.release();
-}
+  const wall = performance.now() - t0;
+  const cpu = cpuMs() - cpu0;
+  process.stdout.write(`${JSON.stringify({
+    sql: values.sql ?? 'sql/queries', recipients, per_message: perMessage, applied, statements,
+    wall_ms: Math.round(wall), backend_cpu_ms: cpu, events_per_s: Math.round(applied / (wall / 1000)),
+  })}\n`);
+});

@@ -1,10 +1,8 @@
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { createPool } from '../src/db/executor.ts';
-import { migrate } from '../src/db/migrate.ts';
 import { loadQueries } from '../src/db/queries.ts';
-import { acquireServer, createFreshDb, pidCpuSeconds } from './lib.ts';
-import { seedCampaign } from './seed.ts';
+import { pidCpuSeconds } from './lib.ts';
+import { seedCampaign, withScratchDb } from './scratch.ts';
 
 /**
  * `npm run bench:send-sql [-- --recipients 100000 --batch 50 --sql DIR]`: what the sender's statements
@@ -50,75 +48,60 @@ const statement = (name: string, params: unknown[]): pg.QueryConfig => {
 const STATEMENTS = ['recipient_claim_batch', 'attempt_start_many', 'attempt_finish_accepted_many'] as const;
 type Statement = (typeof STATEMENTS)[number];
 
-const log = (m: string) => process.stderr.write(`[send-statements] ${m}\n`);
-const server = await acquireServer(log);
-const db = await createFreshDb(server.adminUrl, 'send_sql');
-try {
-  const pool = createPool(db.url, { max: 1 });
-  await migrate(pool);
-  await pool.end();
-  const c = new pg.Client({ connectionString: db.url });
-  await c.connect();
-  try {
-    if (history > 0) {
-      const old = await seedCampaign(c, { name: 'history', rows: history, state: 'completed', status: 'accepted' });
-      await c.query(`INSERT INTO send_attempts (campaign_id, line, attempt, worker, started_at, finished_at, result, http_status, message_id, written_at)
-        SELECT campaign_id, line, 1, 'bench-worker', accepted_at, accepted_at, 'accepted', 200, message_id, accepted_at
-        FROM recipients WHERE campaign_id = $1`, [old]);
-    }
-    const campaign = await seedCampaign(c, { name: 'send', rows: recipients, state: 'running', status: 'queued' });
-    // Statistics that know the table but not this campaign: what a new campaign meets in production.
-    await c.query('VACUUM ANALYZE send_attempts');
-    const pid = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-    const cpu = () => pidCpuSeconds(pid) ?? Number.NaN;
-    // Per statement: [whole run, first tenth, last tenth] of wall and CPU seconds.
-    const spent = Object.fromEntries(STATEMENTS.map((s) => [s, { wall: [0, 0, 0], cpu: [0, 0, 0] }])) as Record<Statement, { wall: number[]; cpu: number[] }>;
-    let sent = 0;
-    const run = async (s: Statement, params: unknown[]): Promise<pg.QueryResult> => {
-      const phase = sent < recipients / 10 ? 1 : sent >= recipients * 0.9 ? 2 : 0;
-      const c0 = cpu();
-      const t0 = performance.now();
-      const r = await c.query(statement(s, params));
-      const wall = (performance.now() - t0) / 1000;
-      const used = cpu() - c0;
-      spent[s].wall[0]! += wall;
-      spent[s].cpu[0]! += used;
-      if (phase) {
-        spent[s].wall[phase]! += wall;
-        spent[s].cpu[phase]! += used;
-      }
-      return r;
-    };
-    const t0 = performance.now();
-    for (;;) {
-      const claimed = (await run('recipient_claim_batch', [campaign, 'bench-worker', CLAIM])).rows as Array<{ line: number }>;
-      if (claimed.length === 0) break;
-      for (let i = 0; i < claimed.length; i += batch) {
-        const lines = claimed.slice(i, i + batch).map((r) => r.line);
-        const started = (await run('attempt_start_many', [campaign, lines, 'bench-worker'])).rows as Array<{ line: number; attempt: number }>;
-        const at = performance.timeOrigin + performance.now();
-        await run('attempt_finish_accepted_many', [
-          campaign, started.map((r) => r.line), started.map((r) => r.attempt), started.map((r) => `wamid.b${r.line}`),
-          started.map(() => 200), started.map(() => at),
-        ]);
-        sent += started.length;
-      }
-    }
-    const accepted = Number((await c.query(`SELECT count(*) AS n FROM recipients WHERE campaign_id = $1 AND status = 'accepted'`, [campaign])).rows[0].n);
-    if (accepted !== recipients) throw new Error(`${accepted} of ${recipients} recipients accepted`);
-    const perMessage = (x: number, n: number) => Math.round((x / n) * 1e7) / 10; // µs, one decimal
-    const tenth = recipients / 10;
-    process.stdout.write(`${JSON.stringify({
-      sql: values.sql ?? 'sql/queries', recipients, batch, history, wall_s: Math.round(performance.now() - t0) / 1000,
-      per_message_us: Object.fromEntries(STATEMENTS.map((s) => [s, {
-        wall: perMessage(spent[s].wall[0]!, recipients), backend_cpu: perMessage(spent[s].cpu[0]!, recipients),
-        first_tenth_wall: perMessage(spent[s].wall[1]!, tenth), last_tenth_wall: perMessage(spent[s].wall[2]!, tenth),
-      }])),
-    })}\n`);
-  } finally {
-    await c.end();
+await withScratchDb('send-statements', async (c) => {
+  if (history > 0) {
+    const old = await seedCampaign(c, { name: 'history', rows: history, state: 'completed', status: 'accepted' });
+    await c.query(`INSERT INTO send_attempts (campaign_id, line, attempt, worker, started_at, finished_at, result, http_status, message_id, written_at)
+      SELECT campaign_id, line, 1, 'bench-worker', accepted_at, accepted_at, 'accepted', 200, message_id, accepted_at
+      FROM recipients WHERE campaign_id = $1`, [old]);
   }
-} finally {
-  await db.drop();
-  await server.release();
-}
+  const campaign = await seedCampaign(c, { name: 'send', rows: recipients, state: 'running', status: 'queued' });
+  // Statistics that know the table but not this campaign: what a new campaign meets in production.
+  await c.query('VACUUM ANALYZE send_attempts');
+  const pid = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+  const cpu = () => pidCpuSeconds(pid) ?? Number.NaN;
+  // Per statement: [whole run, first tenth, last tenth] of wall and CPU seconds.
+  const spent = Object.fromEntries(STATEMENTS.map((s) => [s, { wall: [0, 0, 0], cpu: [0, 0, 0] }])) as Record<Statement, { wall: number[]; cpu: number[] }>;
+  let sent = 0;
+  const run = async (s: Statement, params: unknown[]): Promise<pg.QueryResult> => {
+    const phase = sent < recipients / 10 ? 1 : sent >= recipients * 0.9 ? 2 : 0;
+    const c0 = cpu();
+    const t0 = performance.now();
+    const r = await c.query(statement(s, params));
+    const wall = (performance.now() - t0) / 1000;
+    const used = cpu() - c0;
+    spent[s].wall[0]! += wall;
+    spent[s].cpu[0]! += used;
+    if (phase) {
+      spent[s].wall[phase]! += wall;
+      spent[s].cpu[phase]! += used;
+    }
+    return r;
+  };
+  const t0 = performance.now();
+  for (;;) {
+    const claimed = (await run('recipient_claim_batch', [campaign, 'bench-worker', CLAIM])).rows as Array<{ line: number }>;
+    if (claimed.length === 0) break;
+    for (let i = 0; i < claimed.length; i += batch) {
+      const lines = claimed.slice(i, i + batch).map((r) => r.line);
+      const started = (await run('attempt_start_many', [campaign, lines, 'bench-worker'])).rows as Array<{ line: number; attempt: number }>;
+      const at = performance.timeOrigin + performance.now();
+      await run('attempt_finish_accepted_many', [
+        campaign, started.map((r) => r.line), started.map((r) => r.attempt), started.map((r) => `wamid.b${r.line}`),
+        started.map(() => 200), started.map(() => at),
+      ]);
+      sent += started.length;
+    }
+  }
+  const accepted = Number((await c.query(`SELECT count(*) AS n FROM recipients WHERE campaign_id = $1 AND status = 'accepted'`, [campaign])).rows[0].n);
+  if (accepted !== recipients) throw new Error(`${accepted} of ${recipients} recipients accepted`);
+  const perMessage = (x: number, n: number) => Math.round((x / n) * 1e7) / 10; // µs, one decimal
+  const tenth = recipients / 10;
+  process.stdout.write(`${JSON.stringify({
+    sql: values.sql ?? 'sql/queries', recipients, batch, history, wall_s: Math.round(performance.now() - t0) / 1000,
+    per_message_us: Object.fromEntries(STATEMENTS.map((s) => [s, {
+      wall: perMessage(spent[s].wall[0]!, recipients), backend_cpu: perMessage(spent[s].cpu[0]!, recipients),
+      first_tenth_wall: perMessage(spent[s].wall[1]!, tenth), last_tenth_wall: perMessage(spent[s].wall[2]!, tenth),
+    }])),
+  })}\n`);
+});

@@ -1,8 +1,35 @@
-import type pg from 'pg';
+import pg from 'pg';
+import { createPool } from '../src/db/executor.ts';
+import { migrate } from '../src/db/migrate.ts';
+import { acquireServer, createFreshDb } from './lib.ts';
 
 /**
- * A campaign (of the one template 't', added by the first call) for the benchmarks that time statements on their own
- * (bench/apply-drain.ts, bench/send-statements.ts), written straight into a freshly migrated database:
+ * For the benchmarks that time statements on their own (bench/apply-drain.ts, bench/send-statements.ts):
+ * a fresh, migrated database (DATABASE_URL's server, else the embedded one) and one connection to it for
+ * `fn`; the database is dropped afterwards, whatever happens. Progress goes to stderr as `[tag] …`.
+ */
+export async function withScratchDb<T>(tag: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const server = await acquireServer((m) => process.stderr.write(`[${tag}] ${m}\n`));
+  const db = await createFreshDb(server.adminUrl, tag);
+  try {
+    const pool = createPool(db.url, { max: 1 });
+    await migrate(pool);
+    await pool.end();
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      return await fn(c);
+    } finally {
+      await c.end();
+    }
+  } finally {
+    await db.drop();
+    await server.release();
+  }
+}
+
+/**
+ * A campaign (of the one template 't', added by the first call), written straight into a scratch database:
  * `rows` accepted recipients on lines 2…rows+1, numbers +6281210000000 on, all at `status`. Accepted
  * ones carry message id `wamid.` + their index in 12 digits (what status webhooks would name). Returns
  * the campaign id; the tables are analyzed, as autovacuum would have done after such a load.
