@@ -234,6 +234,46 @@ test('--ambiguous also resends rows whose outcome is unknown: settled (failed) a
   assert.deepEqual(row1, { status: 'sending', send_phase: 'in_flight', message_id: null });
 });
 
+test('an accepted answer settles its row in every state a late answer may find, and in no other', async () => {
+  const id = await makeCampaign('running');
+  // line: [status, send_phase, attempts on the row]; every answer below is for attempt 1.
+  const rows: Record<number, [string, string | null, number]> = {
+    1: ['queued', null, 1], // requeued by `retry --ambiguous`, not sent again yet
+    2: ['sending', 'claimed', 1], // the same, already claimed again
+    3: ['sending', 'in_flight', 1], // the ordinary case
+    4: ['sending', 'ambiguous', 1], // the rescuer gave up on it meanwhile
+    5: ['sending', 'retry_wait', 1], // this attempt was answered already (a retry is due)
+    6: ['failed', null, 1], // answered already, for good
+    7: ['sending', 'in_flight', 2], // sent again since: attempt 1's answer is stale
+  };
+  for (const [line, [status, phase, attempts]] of Object.entries(rows)) {
+    await t.db.raw(`INSERT INTO recipients (campaign_id, line, phone_input, phone_e164, params, outcome, status, send_phase,
+        claimed_by, claimed_at, retry_at, attempts, failed_at, error_code)
+      VALUES ($1, $2, 'x', $3, '{}', 'accepted', $4, $5, $6, $7, $8, $9, $10, $11)`, [
+      id, Number(line), `+628124${line.padStart(6, '0')}`, status, phase,
+      phase === 'claimed' || phase === 'in_flight' ? 'w-test' : null, phase === 'claimed' || phase === 'in_flight' ? new Date() : null,
+      phase === 'retry_wait' || phase === 'ambiguous' ? new Date(Date.now() + 60_000) : null, attempts,
+      status === 'failed' ? new Date() : null, status === 'failed' ? '131026' : null,
+    ]);
+    for (let a = 1; a <= attempts; a++) {
+      await t.db.raw(`INSERT INTO send_attempts (campaign_id, line, attempt, worker) VALUES ($1, $2, $3, 'w-test')`, [id, Number(line), a]);
+    }
+  }
+  const lines = Object.keys(rows).map(Number);
+  const at = Date.now();
+  await t.db.q('attempt_finish_accepted_many', [id, lines, lines.map(() => 1), lines.map((l) => `wamid.${l}`), lines.map(() => 200), lines.map(() => at)]);
+  const after = (await t.db.raw<{ line: number; status: string; message_id: string | null }>(
+    `SELECT line, status::text, message_id FROM recipients WHERE campaign_id = $1 ORDER BY line`, [id])).rows;
+  assert.deepEqual(after.filter((r) => r.status === 'accepted').map((r) => [r.line, r.message_id]),
+    [[1, 'wamid.1'], [2, 'wamid.2'], [3, 'wamid.3'], [4, 'wamid.4']]);
+  assert.deepEqual(after.filter((r) => r.status !== 'accepted').map((r) => [r.line, r.status]), [[5, 'sending'], [6, 'failed'], [7, 'sending']]);
+  // The attempt itself records its answer and write time whatever became of the row.
+  const answered = (await t.db.raw<{ line: number; attempt: number; ms: string }>(`SELECT line, attempt, extract(epoch FROM written_at) * 1000 AS ms
+    FROM send_attempts WHERE campaign_id = $1 AND result = 'accepted' ORDER BY line, attempt`, [id])).rows;
+  assert.deepEqual(answered.map((r) => [r.line, r.attempt]), lines.map((l) => [l, 1]));
+  assert.ok(answered.every((r) => Math.abs(Number(r.ms) - at) < 0.01), 'written_at is the stamp given, to the microsecond');
+});
+
 test('a completed campaign is reopened and workers are woken; with nothing to retry it stays completed', async () => {
   const id = await makeCampaign('completed');
   await addRow(id, 1, { status: 'failed', code: '131026', http: 400, attempts: 1 });
