@@ -1,4 +1,4 @@
-import { longestGaps, maxInWindow, perSecond, round, sortedTimes, startFakeProvider, type FakeProvider } from './fake-provider.ts';
+import { longestGaps, maxInWindow, perSecond, promptReads, round, sortedTimes, startFakeProvider, type FakeProvider } from './fake-provider.ts';
 import {
   BENCH_TEMPLATE_ARGS, createCampaign, exitText, figure, figureAtLeast, fmt, lastLines, now, query, runCli, sleep,
   startCampaignWorker, waitFor,
@@ -66,6 +66,8 @@ interface PhaseResult {
   rejected_by_fake: number;
   worker_exits: Array<{ exit: number | null; signal: string | null; graceful: boolean }>;
   first_send_after_start_s: number;
+  /** How the fake's thread was scheduled during the phase (promptReads). */
+  fake_scheduling: string;
 }
 
 async function runPhase(
@@ -74,12 +76,15 @@ async function runPhase(
   const tag = `${nWorkers} worker${nWorkers > 1 ? 's' : ''}`;
   const workers: Proc[] = [];
   const exits: PhaseResult['worker_exits'] = [];
+  let prompt: ReturnType<typeof promptReads> | null = null;
   try {
     for (let i = 0; i < nWorkers; i++) {
       workers.push(await startCampaignWorker(`campaign worker ${i + 1}/${nWorkers}`, { env, timeoutMs: ctx.timeoutMs + windowS * 1000 + 5 * 60_000 }));
     }
     fake.reset();
-    ctx.log(`B3: ${tag}: campaign start; measuring ${windowS} s from the first request`);
+    // After the workers are up: reset-on-fork keeps `campaign start` below from inheriting it anyway.
+    prompt = promptReads();
+    ctx.log(`B3: ${tag}: campaign start; measuring ${windowS} s from the first request; fake: ${prompt.note}`);
     const t0 = now();
     await runCli('campaign start', ['start', campaign.id, '--json'], { env, timeoutMs: ctx.timeoutMs });
     const dead = () => workers.find((w) => w.exit !== null);
@@ -155,8 +160,10 @@ async function runPhase(
       rejected_by_fake: fake.rejected,
       worker_exits: exits,
       first_send_after_start_s: round((first - t0) / 1000, 3),
+      fake_scheduling: prompt.note,
     };
   } finally {
+    prompt?.restore();
     await Promise.all(workers.map((w) => w.stop(WORKER_STOP_GRACE_MS)));
   }
 }
@@ -237,7 +244,7 @@ export const b3: Benchmark = {
         if (p.duplicate_sends > 0) problems.push(`${tag}: ${p.duplicate_sends} duplicate sends to one number`);
         if (p.rejected_by_fake > 0) problems.push(`${tag}: the fake rejected ${p.rejected_by_fake} bodies`);
       }
-      lines.push(`B3 shared limit through ${details.shared_window}; fake answers after ${FAKE_LATENCY_MS} ms`);
+      lines.push(`B3 shared limit through ${details.shared_window}; fake answers after ${FAKE_LATENCY_MS} ms; fake scheduled ${one.fake_scheduling}`);
       return { ok: problems.length === 0, ...(problems.length ? { error: problems.join('; ') } : {}), figures, lines, details };
     } finally {
       await fake.close();
