@@ -9,6 +9,12 @@ import { randomUUID } from 'node:crypto';
  * bursts through; rate-limiter-flexible (Redis and PostgreSQL stores) counts per fixed window, so two
  * windows' worth meet across an edge. Both fail "any rolling 1,000 ms"; this log does not, by
  * construction: a grant is counted from the moment it is handed out until 1 s after its request left.
+ *
+ * Both stores also keep one schedule per channel (migration 0019; GCRA): a grant is due every 1000/rps
+ * ms and may come at most two of those early. The log alone let several workers, each pacing only
+ * itself, fill every second's window at once and then wait (B3, 3 workers at 50/s: 50 in ~440 ms, then
+ * ~565 ms of nothing); with the schedule they send as evenly as one worker (longest gap 36–72 ms), at
+ * the same rate.
  */
 export interface WindowStore {
   readonly kind: 'redis' | 'postgres';
