@@ -24,13 +24,23 @@ function blank(fields: string[]): boolean {
 }
 
 /**
- * Parse one chunk of whole records (see chunker.ts). Blank lines and lines of only delimiters and spaces
- * are skipped; with `hasHeader` (chunk 0) the first non-blank record is the header and is skipped too.
- * Line numbers are physical: each record starts on the line after the previous one ended, counting the
- * breaks inside quoted fields (csv-parse's own counter counts a CRLF inside quotes twice).
+ * Parse one chunk of whole records (see chunker.ts), calling `onRecord` for each data record as csv-parse
+ * reads it. Blank lines and lines of only delimiters and spaces are skipped; with `hasHeader` (chunk 0)
+ * the first non-blank record is the header and is skipped too. Line numbers are physical: each record
+ * starts on the line after the previous one ended, counting the breaks inside quoted fields (csv-parse's
+ * own counter counts a CRLF inside quotes twice).
+ *
+ * One record at a time (csv-parse's `on_record`, returning null so it keeps nothing), not an array of
+ * the chunk's 20k records: those lived through every young-generation collection of the chunk's
+ * validation and were promoted, so the thread's old generation filled and was marked again and again.
  */
-export function parseChunk(text: string, firstLine: number, delimiter: string, hasHeader: boolean, crBreaks = false): LineRecord[] {
-  const records = parse(text, {
+export function forEachRecord(
+  text: string, firstLine: number, delimiter: string, hasHeader: boolean, crBreaks: boolean,
+  onRecord: (line: number, fields: string[]) => void,
+): void {
+  let line = firstLine;
+  let headerSeen = !hasHeader;
+  parse(text, {
     delimiter,
     record_delimiter: ['\r\n', '\n', '\r'],
     relax_column_count: true,
@@ -38,21 +48,25 @@ export function parseChunk(text: string, firstLine: number, delimiter: string, h
     relax_quotes: true,
     skip_empty_lines: false,
     max_record_size: 1_000_000,
-  }) as string[][];
+    on_record: (fields: string[]) => {
+      const start = line;
+      let n = 0;
+      for (const f of fields) n += breaks(f, crBreaks);
+      line = start + n + 1;
+      if (blank(fields)) return null;
+      if (!headerSeen) {
+        headerSeen = true;
+        return null;
+      }
+      onRecord(start, fields);
+      return null;
+    },
+  });
+}
+
+/** The chunk's data records, with their lines (as forEachRecord), as one array. */
+export function parseChunk(text: string, firstLine: number, delimiter: string, hasHeader: boolean, crBreaks = false): LineRecord[] {
   const out: LineRecord[] = [];
-  let line = firstLine;
-  let headerSeen = !hasHeader;
-  for (const fields of records) {
-    const start = line;
-    let n = 0;
-    for (const f of fields) n += breaks(f, crBreaks);
-    line = start + n + 1;
-    if (blank(fields)) continue;
-    if (!headerSeen) {
-      headerSeen = true;
-      continue;
-    }
-    out.push({ line: start, fields });
-  }
+  forEachRecord(text, firstLine, delimiter, hasHeader, crBreaks, (line, fields) => out.push({ line, fields }));
   return out;
 }
