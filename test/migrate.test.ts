@@ -265,6 +265,11 @@ test('one accepted row per number per campaign (the unique index behind "never t
   );
   // A duplicate row with that number is fine: it is not a recipient.
   await db.raw(`INSERT INTO recipients (campaign_id, line, phone_input, phone_e164, outcome) VALUES ($1, $2, 'x', '+6281355555555', 'duplicate')`, [campaignId, b]);
+  // The key is the number's digits (0021): an accepted row must hold '+digits'.
+  await assert.rejects(
+    db.raw(`INSERT INTO recipients (campaign_id, line, phone_input, phone_e164, params, outcome, status) VALUES ($1, $2, 'x', '+62 813', '{}', 'accepted', 'queued')`, [campaignId, nextLine++]),
+    (err: unknown) => (err as { code?: string }).code === '22P02',
+  );
 });
 
 test('recipients -> campaigns (checked per statement since 0003): missing campaign refused, delete cascades, campaign_id fixed', async () => {
