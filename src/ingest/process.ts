@@ -133,6 +133,7 @@ async function storeChunk(pool: pg.Pool, campaignId: string, seq: number, r: Chu
   const added: number[] = [];
   try {
     await client.query('BEGIN');
+    await client.query(sql('ingest_store_work_mem'));
     const blocked = new Set((await client.query<{ phone_e164: string }>(sql('suppression_find_many'), [r.numbers])).rows.map((x) => key(x.phone_e164)));
     const counts = { rows: 0, accepted: 0, invalid: 0, duplicate: 0, suppressed: 0 };
     // Rows come written as accepted or invalid (see ChunkResult); only a duplicate or suppressed row is
