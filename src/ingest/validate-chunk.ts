@@ -73,8 +73,8 @@ class Utf8Out {
 let scratch: Utf8Out | null = null;
 
 /**
- * More than the records csv-parse can find in the text: each ends at a CR, an LF or a CRLF (whatever the
- * file's own record delimiter, see parseChunk), or at the end.
+ * At least as many as the records csv-parse can find in the text: each ends at a CR, an LF or a CRLF
+ * (whatever the file's own line ends: forEachRecord gives csv-parse all three), or at the end.
  */
 function recordBound(text: string): number {
   let n = 1;
