@@ -513,8 +513,12 @@ export function figureAtLeast(
   return { ...base, target_min: min, pass: x === null || x === undefined ? null : x >= min.min };
 }
 
+/** The body of the template every benchmark uses, and the generated CSV's columns that fill it. */
+export const BENCH_TEMPLATE_BODY = 'Halo {{1}}, pesanan {{2}} ke {{3}}';
+export const BENCH_PARAMS: Record<string, string> = { 'body.1': 'name', 'body.2': 'order_id', 'body.3': 'city' };
+
 /** The template every send benchmark uses (the same as B1's and B2's). */
-export const BENCH_TEMPLATE_ARGS = ['template', 'add', '--name', 'bench_t', '--language', 'id', '--body', 'Halo {{1}}, pesanan {{2}} ke {{3}}'];
+export const BENCH_TEMPLATE_ARGS = ['template', 'add', '--name', 'bench_t', '--language', 'id', '--body', BENCH_TEMPLATE_BODY];
 
 export interface CreatedCampaign {
   id: string;

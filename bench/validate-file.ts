@@ -1,34 +1,27 @@
-import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { inspectFile, CHUNK_BYTES, FIRST_CHUNK_BYTES } from '../src/ingest/upload.ts';
-import { decodeStream } from '../src/ingest/encoding.ts';
-import { chunkRecords } from '../src/ingest/chunker.ts';
+import { inspectFile, fileChunks } from '../src/ingest/upload.ts';
+import { planColumns } from '../src/ingest/columns.ts';
+import { PIPELINE_DEPTH } from '../src/ingest/process.ts';
 import { ValidatorPool } from '../src/ingest/worker-pool.ts';
-import type { TemplateDef } from '../src/templates/types.ts';
+import { parseTemplate } from '../src/templates/placeholders.ts';
 import { generateCsv } from './gen-csv.ts';
+import { BENCH_PARAMS, BENCH_TEMPLATE_BODY } from './lib.ts';
 
 /**
  * `npm run bench:validate [-- FILE | --rows N] [--threads N]`: the validation half of `campaign create`
  * with no database. The file (B1's generated CSV when none is given) is cut into the ingest's chunks
- * (chunkRecords, as the upload does) and validated on the ingest's threads (ValidatorPool → validateChunk:
- * csv-parse, libphonenumber-js, the parameter checks and the COPY text), three chunks in flight as
+ * (fileChunks, as the upload does) and validated on the ingest's threads (ValidatorPool → validateChunk:
+ * csv-parse, libphonenumber-js, the parameter checks and the COPY text), PIPELINE_DEPTH chunks in flight as
  * processIngest keeps them. Prints rows, wall time from the first chunk, and the process's CPU time
  * (threads and GC helpers included). B1 runs this beside PostgreSQL on the same cores; this is the half
  * a change to validation moves, without the noise of the other half.
  *
  * The template and columns are B1's: `Halo {{1}}, pesanan {{2}} ke {{3}}` from name, order_id and city,
- * `--default-country ID`, so the file must have B1's header (bench/gen-csv.ts).
+ * `--default-country ID`, mapped by the ingest's own planColumns, so the file needs B1's columns (bench/gen-csv.ts).
  */
-
-const PIPELINE_DEPTH = 3;
-const TEMPLATE: TemplateDef = {
-  name: 'bench_t', language: 'id', category: 'marketing', body: 'Halo {{1}}, pesanan {{2}} ke {{3}}', headerText: null,
-  headerFormat: null, urlButton: false, parameterFormat: 'positional', slots: ['body.1', 'body.2', 'body.3'],
-};
-const COLUMNS: Record<string, string> = { 'body.1': 'name', 'body.2': 'order_id', 'body.3': 'city' };
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -50,19 +43,15 @@ if (!path) {
 }
 try {
   const plan = await inspectFile(path);
-  const index = (name: string): number => {
-    const i = plan.header.indexOf(name);
-    if (i < 0) throw new Error(`${path} has no column ${name} (it needs B1's header: phone,name,order_id,city)`);
-    return i;
-  };
+  const template = parseTemplate({ name: 'bench_t', language: 'id', body: BENCH_TEMPLATE_BODY, headerText: null, headerFormat: null, urlButton: false });
+  const columns = planColumns(plan.header, template, undefined, BENCH_PARAMS);
   const pool = new ValidatorPool(threads);
   pool.configure({
-    campaignId: '00000000-0000-4000-8000-0000000000b1', template: TEMPLATE, headerLength: plan.header.length,
-    phoneIndex: index('phone'), slotColumns: TEMPLATE.slots.map((slot) => ({ slot, index: index(COLUMNS[slot]!) })),
-    defaultCountry: 'ID', delimiter: plan.delimiter, crBreaks: plan.recordDelimiter === '\r', paramOptions: {},
+    campaignId: '00000000-0000-4000-8000-0000000000b1', template, headerLength: plan.header.length,
+    phoneIndex: columns.phoneIndex, slotColumns: columns.slotColumns, defaultCountry: 'ID', delimiter: plan.delimiter,
+    crBreaks: plan.recordDelimiter === '\r', paramOptions: {},
   });
-  const source = createReadStream(path, { highWaterMark: 256 * 1024 }).pipe(decodeStream(plan.encoding, plan.bom));
-  const chunks = chunkRecords(source, { targetBytes: CHUNK_BYTES, firstTargetBytes: FIRST_CHUNK_BYTES, recordDelimiter: plan.recordDelimiter, delimiter: plan.delimiter });
+  const chunks = fileChunks(path, plan);
   let t0 = 0;
   let cpu0: NodeJS.CpuUsage | null = null;
   let validated = 0;

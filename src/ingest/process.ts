@@ -27,7 +27,7 @@ export interface IngestSummary {
 export interface IngestProgress { rows: number; accepted: number; invalid: number; duplicate: number; suppressed: number }
 
 /** Chunks validated ahead of the one being stored: enough to keep every core busy, bounded memory. */
-const PIPELINE_DEPTH = 3;
+export const PIPELINE_DEPTH = 3;
 const POLL_MS = 25;
 
 const COPY_RECIPIENTS = `COPY recipients (${COPY_COLUMNS.join(', ')}) FROM STDIN`;

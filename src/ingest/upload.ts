@@ -5,7 +5,7 @@ import type { Db } from '../db/executor.ts';
 import { UsageError } from '../errors.ts';
 import { detectEncoding, decodeStream, type TextEncoding } from './encoding.ts';
 import { sniffDelimiter, sniffRecordDelimiter } from './sniff.ts';
-import { chunkRecords } from './chunker.ts';
+import { chunkRecords, type RecordChunk } from './chunker.ts';
 
 /** What the file is, decided before anything is stored: a problem here exits 2 and creates nothing. */
 export interface FilePlan {
@@ -89,10 +89,15 @@ export interface UploadOptions {
 /** The longest the upload waits for `afterFirstChunk`: a pause, never a dependency. */
 const FIRST_CHUNK_PAUSE_MS = 2_000;
 
-export async function uploadChunks(db: Db, campaignId: string, path: string, plan: FilePlan, opts: UploadOptions = {}): Promise<number> {
+/** The file as the upload stores it: decoded to UTF-8 and cut into chunks of whole records. */
+export function fileChunks(path: string, plan: FilePlan): AsyncGenerator<RecordChunk> {
   const source = createReadStream(path, { highWaterMark: 256 * 1024 }).pipe(decodeStream(plan.encoding, plan.bom));
+  return chunkRecords(source, { targetBytes: CHUNK_BYTES, firstTargetBytes: FIRST_CHUNK_BYTES, recordDelimiter: plan.recordDelimiter, delimiter: plan.delimiter });
+}
+
+export async function uploadChunks(db: Db, campaignId: string, path: string, plan: FilePlan, opts: UploadOptions = {}): Promise<number> {
   let chunks = 0;
-  for await (const chunk of chunkRecords(source, { targetBytes: CHUNK_BYTES, firstTargetBytes: FIRST_CHUNK_BYTES, recordDelimiter: plan.recordDelimiter, delimiter: plan.delimiter })) {
+  for await (const chunk of fileChunks(path, plan)) {
     let text = chunk.data.toString('utf8');
     // PostgreSQL text cannot hold NUL; a stray one (binary junk past the sniffed head) becomes U+FFFD.
     if (text.includes('\0')) text = text.replaceAll('\0', '\uFFFD');
