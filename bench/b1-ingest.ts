@@ -1,5 +1,5 @@
 import {
-  PSQL, exitText, figure, fmt, fmtRows, lastLines, parseJsonOut, query, runCli, spawnCli, spawnProc,
+  BENCH_PARAM_ARGS, PSQL, exitText, figure, fmt, fmtRows, lastLines, parseJsonOut, query, runCli, spawnCli, spawnProc,
   type BenchContext, type Benchmark, type Figure,
 } from './lib.ts';
 
@@ -58,7 +58,7 @@ export const b1: Benchmark = {
     ctx.log(`B1: campaign create on ${stats.rows} rows`);
     const create = spawnCli('campaign create', [
       'create', '--name', 'b1', '--template', 'bench_t', '--language', 'id', '--csv', path,
-      '--param', 'body.1=name', '--param', 'body.2=order_id', '--param', 'body.3=city', '--default-country', 'ID', '--json',
+      ...BENCH_PARAM_ARGS, '--default-country', 'ID', '--json',
     ], { ...env, captureStdout: true, measureRss: true });
     const createExit = await create.exited;
     if (createExit.code !== 0) throw new Error(`campaign create ${exitText(createExit)}: ${lastLines(create.stderrTail())}`);

@@ -1,6 +1,6 @@
 import { startFakeCloud, type FakeCloud } from '../test/helpers/fake-cloud.ts';
 import {
-  exitText, exitWithin, figure, fmt, fmtRows, lastLines, now, runCli, spawnCli, waitFor,
+  BENCH_PARAM_ARGS, exitText, exitWithin, figure, fmt, fmtRows, lastLines, now, runCli, spawnCli, waitFor,
   type BenchContext, type Benchmark, type Figure, type Proc,
 } from './lib.ts';
 
@@ -30,7 +30,7 @@ async function timeToFirstSend(
   const n0 = fake.arrivals.length;
   const create = spawnCli(`campaign create (${name})`, [
     'create', '--name', name, '--template', 'bench_t', '--language', 'id', '--csv', csv,
-    '--param', 'body.1=name', '--param', 'body.2=order_id', '--param', 'body.3=city', '--default-country', 'ID',
+    ...BENCH_PARAM_ARGS, '--default-country', 'ID',
     '--start-at', 'now', '--json',
   ], { env, timeoutMs: ctx.timeoutMs, captureStdout: true });
   // A create that finished but whose campaign the worker never sends would otherwise wait the full timeout.

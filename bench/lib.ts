@@ -516,6 +516,8 @@ export function figureAtLeast(
 /** The body of the template every benchmark uses, and the generated CSV's columns that fill it. */
 export const BENCH_TEMPLATE_BODY = 'Halo {{1}}, pesanan {{2}} ke {{3}}';
 export const BENCH_PARAMS: Record<string, string> = { 'body.1': 'name', 'body.2': 'order_id', 'body.3': 'city' };
+/** BENCH_PARAMS as `campaign create` flags. */
+export const BENCH_PARAM_ARGS = Object.entries(BENCH_PARAMS).flatMap(([slot, column]) => ['--param', `${slot}=${column}`]);
 
 /** The template every send benchmark uses (the same as B1's and B2's). */
 export const BENCH_TEMPLATE_ARGS = ['template', 'add', '--name', 'bench_t', '--language', 'id', '--body', BENCH_TEMPLATE_BODY];
@@ -530,7 +532,7 @@ export interface CreatedCampaign {
 export async function createCampaign(name: string, csv: string, opts: SpawnOptions): Promise<CreatedCampaign> {
   const { proc } = await runCli(`campaign create (${name})`, [
     'create', '--name', name, '--template', 'bench_t', '--language', 'id', '--csv', csv,
-    '--param', 'body.1=name', '--param', 'body.2=order_id', '--param', 'body.3=city', '--default-country', 'ID', '--json',
+    ...BENCH_PARAM_ARGS, '--default-country', 'ID', '--json',
   ], opts);
   return parseJsonOut<CreatedCampaign>(`campaign create (${name})`, proc.stdout());
 }
